@@ -1,0 +1,198 @@
+"""The run directory: config copy, append-only event journal, reports, models.
+
+Layout of one run::
+
+    runs/20261204-101500-quickstart/
+        config.toml        the experiment file as given
+        journal.jsonl      one JSON event per line, flushed per event
+        trials.csv         reports rebuilt from the journal alone
+        summary.csv
+        summary.md
+        keras_tuner/<tuner>/   each tuner's Keras Tuner project
+        best_models/<tuner>.keras
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .errors import RunDirError
+from .events import Event, StudyFinished, TrialFinished, TunerFinished, event_from_dict
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_NAME = "journal.jsonl"
+CONFIG_NAME = "config.toml"
+
+# Events after which the journal is fsynced, so a crash costs at most the
+# trial in progress.
+_SYNC_EVENTS = (TrialFinished, TunerFinished, StudyFinished)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths inside one run directory."""
+
+    path: Path
+
+    @property
+    def journal(self) -> Path:
+        return self.path / JOURNAL_NAME
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG_NAME
+
+    @property
+    def keras_tuner(self) -> Path:
+        return self.path / "keras_tuner"
+
+    @property
+    def best_models(self) -> Path:
+        return self.path / "best_models"
+
+    def report(self, name: str) -> Path:
+        return self.path / name
+
+
+def create_run_dir(name: str, config_text: str, output: Path, out: Path | None = None) -> RunDir:
+    """Create a new run directory and copy the experiment file into it.
+
+    With `out`, the run directory is exactly that path, which must not exist
+    or be empty; otherwise it is `output/<timestamp>-<name>`. An existing run
+    is never overwritten.
+    """
+    if out is not None:
+        path = out
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise RunDirError(f"--out {path}: already exists and is not an empty directory; choose a new path")
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = output / f"{stamp}-{name}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = output / f"{stamp}-{name}-{suffix}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / CONFIG_NAME).write_text(config_text, encoding="utf-8")
+    except OSError as error:
+        raise RunDirError(f"cannot create run directory {path}: {error.strerror}; check the path and its permissions") from None
+    return RunDir(path)
+
+
+def open_run_dir(path: str | Path) -> RunDir:
+    """Return the run directory at `path`, or raise `RunDirError` if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise RunDirError(f"{path}: not found; pass a run directory such as runs/20261204-101500-quickstart")
+    if not path.is_dir():
+        raise RunDirError(f"{path}: not a directory; pass a run directory, not a file")
+    run_dir = RunDir(path)
+    if not run_dir.journal.is_file():
+        raise RunDirError(f"{path}: not a tunescope run directory ({JOURNAL_NAME} is missing); pass the folder that `tunescope run` created")
+    return run_dir
+
+
+class Journal:
+    """An append-only JSON-lines event log; use it as an event sink.
+
+    Each event is flushed as it is written; trial, tuner and study ends are
+    also fsynced. Writes are serialised, so several threads may emit.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = open(path, "a", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        self.write(event)
+
+    def write(self, event: Event) -> None:
+        line = json.dumps(event.to_dict(), default=_json_default, allow_nan=True)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+            if isinstance(event, _SYNC_EVENTS):
+                os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+
+
+def _json_default(value: object) -> object:
+    # numpy scalars and paths reach the journal through metrics and settings.
+    if hasattr(value, "item"):
+        return value.item()  # type: ignore[attr-defined]
+    return str(value)
+
+
+def read_journal(path: Path) -> list[Event]:
+    """Read every event of a journal.
+
+    A torn last line (the process died while writing it) is skipped. A bad
+    line elsewhere is logged and skipped, so one damaged record never hides
+    the rest of a run.
+    """
+    events: list[Event] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise RunDirError(f"{path}: cannot be read ({error.strerror}); check its permissions") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        event = _parse_line(line)
+        if event is None:
+            if number < len(lines):
+                logger.warning("%s:%d: skipped an unreadable journal line", path, number)
+            continue
+        events.append(event)
+    return events
+
+
+def _parse_line(line: str) -> Event | None:
+    try:
+        return event_from_dict(json.loads(line))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def follow_journal(path: Path, stop: Callable[[], bool], poll_seconds: float = 0.2) -> Iterator[Event]:
+    """Yield a journal's events as another process appends them.
+
+    Ends after a `StudyFinished` event, or when `stop()` returns True. A line
+    still being written is held back until its newline arrives.
+    """
+    with open(path, encoding="utf-8") as handle:
+        pending = ""
+        while True:
+            chunk = handle.readline()
+            if chunk:
+                pending += chunk
+                if not pending.endswith("\n"):
+                    continue
+                event = _parse_line(pending)
+                pending = ""
+                if event is None:
+                    continue
+                yield event
+                if isinstance(event, StudyFinished):
+                    return
+                continue
+            if stop():
+                return
+            time.sleep(poll_seconds)
