@@ -107,6 +107,11 @@ class Experiment:
     output: Path = Path("runs")
     max_consecutive_failures: int = 3
     text: str = ""
+    base_dir: Path | None = None
+
+    def search_paths(self) -> tuple[Path, ...]:
+        """Folders searched for a custom model module: the config file's folder."""
+        return (self.base_dir,) if self.base_dir is not None else ()
 
     def reported_metrics(self) -> list[str]:
         """Every metric name the model reports during fit, validation included."""
@@ -214,6 +219,7 @@ class _Validator:
             output=output,
             max_consecutive_failures=failures,
             text=text,
+            base_dir=self.base_dir.resolve(),
         )
 
     def dataset(self, table: dict[str, Any]) -> DatasetConfig:

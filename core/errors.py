@@ -50,3 +50,9 @@ class DependencyError(TunescopeError):
     def __init__(self, package: str, feature: str, extra: str | None = None) -> None:
         install = f"pip install 'tunescope[{extra}]'" if extra else f"pip install {package}"
         super().__init__(f"{feature} needs the package '{package}', which is not installed; run: {install}")
+
+
+class StudyFailed(TunescopeError):
+    """The study ended on an unexpected error, not on bad input."""
+
+    exit_status = 1
