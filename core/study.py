@@ -6,11 +6,14 @@ Tuners run one after another, so their timings do not disturb each other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .config import Experiment, TunerConfig
@@ -33,10 +36,45 @@ logger = logging.getLogger(__name__)
 FAILED_STUDY = "failed"
 
 
+@contextlib.contextmanager
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what native code writes to stderr into the debug log instead.
+
+    TensorFlow's C++ runtime prints start-up notices (oneDNN, CUDA probing)
+    straight to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says, which
+    would land over the live view. Only file descriptor 2 is redirected, and
+    only while the block runs.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        # No usable stderr (a closed descriptor, a test harness): nothing to hide.
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace").strip()
+            if text:
+                logger.debug("native output:\n%s", text)
+
+
 def import_tensorflow() -> Any:
-    """Import TensorFlow with its C++ and Python logging kept quiet."""
+    """Import TensorFlow and Keras with their C++ and Python logging kept quiet."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    with native_stderr_to_log():
+        import keras  # noqa: F401  (imported here so its start-up output is captured too)
+        import tensorflow as tf
+
+        # The first device query initialises CUDA, which reports a missing
+        # driver on stderr; do it here, while that output is captured.
+        tf.config.list_physical_devices("GPU")
 
     tf.get_logger().setLevel(logging.ERROR)
     try:
@@ -111,7 +149,7 @@ class Study:
         experiment = self.experiment
         started = time.perf_counter()
         device = device_description()
-        logger.info("study %s starting on %s, run directory %s", experiment.name, device, self.run_dir.path)
+        logger.debug("study %s starting on %s, run directory %s", experiment.name, device, self.run_dir.path)
         self.bus.emit(
             StudyStarted(
                 study=experiment.name,
@@ -147,13 +185,13 @@ class Study:
                 status, reason = STOPPED, "cancelled by the user"
             seconds = time.perf_counter() - started
             self.bus.emit(StudyFinished(status=status, seconds=round(seconds, 3), reason=reason))
-            logger.info("study %s %s after %.1f s", experiment.name, status, seconds)
+            logger.debug("study %s %s after %.1f s", experiment.name, status, seconds)
         return results
 
     def _run_tuner(self, tuner: TunerConfig, dataset: Dataset) -> TunerFinished:
         from .tuners.runner import run_tuner
 
-        logger.info("tuner %s (%s) starting: %d trials of %d epochs", tuner.name, tuner.type, tuner.max_trials, tuner.epochs)
+        logger.debug("tuner %s (%s) starting: %d trials of %d epochs", tuner.name, tuner.type, tuner.max_trials, tuner.epochs)
         self.bus.emit(
             TunerStarted(
                 tuner=tuner.name,
@@ -174,7 +212,8 @@ class Study:
             cancel_requested=self._cancel.is_set,
         )
         self.bus.emit(result)
-        level = logging.INFO if result.status == FINISHED else logging.WARNING
+        # The events already show a normal finish; the log adds only trouble.
+        level = logging.DEBUG if result.status == FINISHED else logging.WARNING
         logger.log(level, "tuner %s %s after %.1f s%s", tuner.name, result.status, result.search_seconds,
                    f": {result.reason}" if result.reason else "")
         return result

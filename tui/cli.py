@@ -156,10 +156,8 @@ def _run_headless(experiment, out: Path | None) -> int:  # type: ignore[no-untyp
     try:
         # Data and model are checked before the run directory exists, so a
         # bad data file or model function writes nothing.
-        logger.info("loading data set %s", experiment.dataset.name)
         import_tensorflow()
         dataset = load_dataset(experiment.dataset, seed=experiment.seed)
-        logger.info("%s", dataset.describe())
         check_model(experiment, dataset)
 
         run_dir = create_run_dir(experiment.name, experiment.text, experiment.output, out)
