@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,16 @@ from ..space import SearchSpace
 # Tuner types that run through Keras Tuner's `Tuner` with an oracle. The
 # `aisara-cloud` type drives the aisaratuners package instead.
 ORACLE_TYPES = ("random", "bayesian", "hyperband", "grid", "aisara")
+
+
+def tuner_seed(seed: int, tuner_name: str) -> int:
+    """The seed of one tuner's oracle, derived from the experiment seed.
+
+    Oracles seeded alike draw the same first points, so random search and
+    Bayesian optimisation would start from identical trials. Mixing in the
+    tuner's name gives each its own repeatable stream.
+    """
+    return (seed * 1_000_003 + zlib.crc32(tuner_name.encode())) % 2**31
 
 
 def create_oracle(
@@ -28,7 +39,7 @@ def create_oracle(
     common: dict[str, Any] = {
         "objective": keras_tuner.Objective(objective.metric, direction=objective.direction),
         "hyperparameters": space.to_keras_tuner(),
-        "seed": seed,
+        "seed": tuner_seed(seed, tuner.name),
         "max_retries_per_trial": 0,
         "max_consecutive_failed_trials": max_consecutive_failures,
     }

@@ -1,0 +1,92 @@
+"""The `tunescope` command line as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tunescope.tui.cli import main
+
+BROKEN = Path(__file__).parent / "configs" / "broken"
+
+TINY = """
+[experiment]
+name = "tiny"
+seed = 1
+[dataset]
+name = "digits"
+train_size = 150
+test_size = 100
+[model]
+family = "dnn"
+[budget]
+max_trials = 2
+epochs = 1
+batch_size = 64
+[[space]]
+name = "num_layers"
+type = "int"
+min = 1
+max = 2
+[[space]]
+name = "learning_rate"
+type = "log"
+min = 1e-3
+max = 1e-2
+[[tuners]]
+type = "random"
+"""
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    output = capsys.readouterr().out
+    for command in ("run", "report", "attach"):
+        assert command in output
+
+
+@pytest.mark.parametrize("name", ["misspelled_key", "inverted_range"])
+def test_bad_config_one_line_exit_2(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / f"{name}.toml"
+    config.write_text((BROKEN / f"{name}.toml").read_text())
+    status = main(["run", str(config), "--no-tui", "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert str(config) in captured.err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_command_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run"])
+    assert caught.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "TERM": "xterm-256color"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tunescope.tui.cli", "run", str(config), "--no-tui", "--out", str(run_dir)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert sum(1 for line in lines if re.search(r"random\s+trial \d/2\s+completed", line)) == 2
+    assert any("best val_accuracy" in line for line in lines)
+    for name in ("journal.jsonl", "config.toml", "trials.csv", "summary.csv", "summary.md"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "best_models" / "random.keras").is_file()
