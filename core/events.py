@@ -51,6 +51,9 @@ class StudyStarted(Event):
     device: str = "CPU"
     dataset: str = ""
     model: str = ""
+    # The experiment file's folder: relative data paths and custom model
+    # modules resolve against it when the run is resumed.
+    config_dir: str = ""
 
 
 @dataclass
@@ -62,6 +65,9 @@ class TunerStarted(Event):
     epochs: int
     executions_per_trial: int = 1
     settings: dict[str, Any] = field(default_factory=dict)
+    # Search time spent on this tuner by earlier processes of a resumed run;
+    # its `TunerFinished.search_seconds` includes it.
+    previous_search_seconds: float = 0.0
 
 
 @dataclass
@@ -123,7 +129,8 @@ class TrialFinished(Event):
 class RoundFinished(Event):
     """An AiSara round: the bounds it searched and what it concluded.
 
-    `bounds` maps each hyperparameter to [min, max] for the next round.
+    `bounds` maps each hyperparameter to the [min, max] this round sampled
+    from, and `next_bounds` to the [min, max] of the next round.
     """
 
     kind: ClassVar[str] = "round_finished"

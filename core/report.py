@@ -40,6 +40,9 @@ from .events import (
     TunerFinished,
     TunerStarted,
 )
+from .config import Objective
+from .explain import EXPLAINABILITY_LEGEND, explainability_summary, tuner_explanation_markdown
+from .space import SearchSpace
 from .store import RunDir, read_journal
 
 logger = logging.getLogger(__name__)
@@ -420,17 +423,6 @@ def _typed_column(column: pd.Series, hp_type: str | None) -> pd.Series:
 # -- comparison ----------------------------------------------------------------
 
 
-def explainability_cell(tuner_type: str, has_rounds: bool) -> str:
-    """Describe what a tuner's run shows a person about its search, for the comparison table.
-
-    Every tuner has its trial table; a tuner that searches in rounds (AiSara)
-    also has the search-space bounds of each round. The arguments match the
-    explain module's ``explainability_summary``, so that one can replace this
-    function without changing its callers.
-    """
-    return "trial table + rounds" if has_rounds else "trial table"
-
-
 def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
     """Build the comparison table as text cells: (measure, {tuner: cell}) per row.
 
@@ -464,7 +456,7 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
         cells["search time"][name] = format_duration(summary.search_seconds) if summary.search_seconds is not None else MISSING
         cells["trainable parameters"][name] = format_count(summary.trainable_params)
         cells["explainability"][name] = (
-            explainability_cell(summary.type, summary.has_rounds) if summary.status != NOT_STARTED else MISSING
+            explainability_summary(summary.type, summary.has_rounds) if summary.status != NOT_STARTED else MISSING
         )
         counts = f"{summary.trials_completed} / {summary.trials_failed}"
         if summary.trials_cancelled:
@@ -540,6 +532,7 @@ def summary_markdown(report: StudyReport) -> str:
         _best_hyperparameters_markdown(report, summaries),
         _rounds_markdown(report, summaries),
         _notes_markdown(summaries),
+        _explanations_markdown(report),
         f"Every trial is in {TRIALS_CSV}, and one row per tuner in {SUMMARY_CSV}.",
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
@@ -587,9 +580,25 @@ def _comparison_markdown(report: StudyReport) -> str:
     legend = (
         "Search time is the wall-clock time from a tuner's start until its best hyperparameters "
         "are known. Test accuracy is the best model re-evaluated on the held-out test data. "
-        "Trainable parameters count the weights of the best model that training updates."
+        "Trainable parameters count the weights of the best model that training updates. "
+        + EXPLAINABILITY_LEGEND
     )
     return "## Comparison\n\n" + _markdown_table(table) + "\n\n" + textwrap.fill(legend, MARKDOWN_WIDTH)
+
+
+def _explanations_markdown(report: StudyReport) -> str:
+    """One explainability section per tuner that started: importance, heat map, curves, bounds."""
+    study = report.study
+    names = [name for name in report.tuner_names() if any(t.tuner == name for t in report.trials)]
+    if study is None or not names:
+        return ""
+    space = SearchSpace.from_dicts(study.space)
+    objective = Objective(study.objective, study.direction)
+    sections = [
+        tuner_explanation_markdown(name, report.trials, report.rounds, space, objective, heading_level=3)
+        for name in names
+    ]
+    return "## Explainability\n\n" + "\n\n".join(sections)
 
 
 def _best_hyperparameters_markdown(report: StudyReport, summaries: list[TunerSummary]) -> str:

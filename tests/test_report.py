@@ -38,7 +38,6 @@ from tunescope.core.report import (
     MARKDOWN_WIDTH,
     collect,
     comparison_rows,
-    explainability_cell,
     format_duration,
     summary_frame,
     summary_markdown,
@@ -415,8 +414,8 @@ def test_comparison_rows_cells(report):
 
 
 def test_comparison_rows_explainability(report):
-    assert comparison_cell(report, "explainability", "aisara") == explainability_cell("aisara", True)
-    assert comparison_cell(report, "explainability", "random") == explainability_cell("random", False)
+    assert comparison_cell(report, "explainability", "aisara") == "imp, map, curve, bounds"
+    assert comparison_cell(report, "explainability", "random") == "imp, map, curve"
 
 
 def test_comparison_rows_mark_cancelled_tuner(report):
@@ -431,7 +430,7 @@ def test_comparison_rows_incomplete_tuner():
     assert comparison_cell(report, "status", "aisara") == "incomplete"
     assert comparison_cell(report, "best val_accuracy", "aisara") == "82.56%"
     assert comparison_cell(report, "search time", "aisara") == "29.0s"
-    assert comparison_cell(report, "explainability", "aisara") == explainability_cell("aisara", True)
+    assert comparison_cell(report, "explainability", "aisara") == "imp, map, curve, bounds"
 
 
 def test_comparison_rows_all_trials_failed():
