@@ -1,0 +1,299 @@
+"""The run screen with the fake engine: live table, cancel, errors, logs, quitting."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+from fake_engine import DEVICE, FAILURE_REASON, FakeStudy, Host, fake_factory, run_async, settle, small_experiment
+from rich.console import Console
+
+from tunescope.core.errors import DataError
+from tunescope.core.events import CANCELLED, FAILED, STOPPED, EpochEnded, EpochStarted, StudyFinished, TrialFinished
+from tunescope.core.store import RunDir, read_journal
+from tunescope.tui.app import TunescopeApp
+from tunescope.tui.messages import EpochBegan, EpochCompleted, TrialLanded
+from tunescope.tui.screens.confirm import ConfirmDialog
+from tunescope.tui.screens.results import ResultsScreen
+from tunescope.tui.screens.run import RunScreen
+from tunescope.tui.settings import AppSettings
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME, StudyHandle, finish_after_exit
+from tunescope.tui.widgets.bounds_panel import BoundsPanel
+from tunescope.tui.widgets.heat_map import HeatMap
+from tunescope.tui.widgets.log_pane import LogPane
+from tunescope.tui.widgets.trial_detail import TrialDetail
+from tunescope.tui.widgets.trial_table import TrialTable
+from tunescope.tui.widgets.tuner_progress import TunerProgress
+
+def rich_text(renderable: object) -> str:
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def live_screen(tmp_path: Path, studies: list[FakeStudy], **fake_options: object) -> RunScreen:
+    settings = AppSettings(study_factory=fake_factory(studies, **fake_options), device_probe=lambda: DEVICE)
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.path.mkdir()
+    return RunScreen.live(settings, small_experiment(), run_dir)
+
+
+@run_async
+async def test_live_run_fills_screen(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.finished is not None)
+        table = screen.query_one(TrialTable)
+        assert table.row_count == 8
+        failed = [r for r in table.records.values() if r.status == FAILED]
+        assert [(r.tuner, r.number) for r in failed] == [("random", 2), ("aisara", 2)]
+        assert str(table.get_cell("random/02", "status")).endswith("FAILED")
+        assert DEVICE in screen.sub_title
+        assert screen.query_one(HeatMap)._grid is not None
+        bounds = screen.query_one(BoundsPanel)
+        assert bounds.rounds["aisara"].round == 2
+        assert "aisara: round 2 done, next bounds shrinking" in rich_text(bounds._picture())
+        progress = screen.query_one(TunerProgress)
+        assert [state.status for state in progress.tuners.values()] == ["finished", "finished"]
+
+        await settle(pilot, lambda: screen.handle is not None and not screen.handle.running)
+        journal = read_journal(screen.run_dir.journal)
+        assert [type(e) for e in journal] == [type(e) for e in studies[0].emitted]
+        assert (screen.run_dir.path / "summary.md").is_file()
+
+
+@run_async
+async def test_failed_trial_detail_shows_reason(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.finished is not None)
+        table = screen.query_one(TrialTable)
+        assert table.highlighted_record is not None
+        assert table.highlighted_record.key == "aisara/04"
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.highlighted_record is not None
+        assert table.highlighted_record.status == FAILED
+        assert f"reason: {FAILURE_REASON}" in str(screen.query_one(TrialDetail).render())
+
+
+@run_async
+async def test_running_trial_updates_per_epoch(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=3)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        table = screen.query_one(TrialTable)
+        await settle(pilot, lambda: "random/03" in table.records and table.records["random/03"].epoch == 1)
+        record = table.records["random/03"]
+        assert record.status == "running"
+        assert str(table.get_cell("random/03", "epoch")) == "1/2"
+        assert record.objective == record.metrics["val_accuracy"]
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+
+
+@run_async
+async def test_sort_orders_by_objective(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.finished is not None)
+        table = screen.query_one(TrialTable)
+        await pilot.press("s")
+        await pilot.pause()
+        assert table.sort_order == "objective"
+        objectives = [table.records[str(key.value)].objective for key in (row.key for row in table.ordered_rows)]
+        completed = [value for value in objectives if value is not None]
+        assert completed == sorted(completed, reverse=True)
+        assert objectives[-1] is None
+
+
+@run_async
+async def test_cancel_asks_then_stops(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=3)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        assert not studies[0].cancelled
+
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.finished is not None)
+        assert studies[0].cancelled
+        assert screen.finished.status == STOPPED
+        table = screen.query_one(TrialTable)
+        assert table.records["random/03"].status == CANCELLED
+        assert "aisara/01" not in table.records
+        assert screen.check_action("cancel_study", ()) is False
+
+
+@run_async
+async def test_cancel_dialog_escape_keeps_running(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=1)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await pilot.press("escape")
+        await settle(pilot, lambda: pilot.app.screen is screen)
+        assert not studies[0].cancelled
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+        assert screen.finished.status == "finished"
+
+
+@run_async
+async def test_study_error_is_shown(tmp_path: Path) -> None:
+    error = DataError("dataset.name: mnist is not in the Keras cache; run once with network access")
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, error=error)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.handle is not None and not screen.handle.running)
+        await pilot.pause()
+        messages = [n.message for n in pilot.app._notifications]
+        assert str(error) in messages
+        assert screen.check_action("back", ()) is True
+
+
+@run_async
+async def test_results_key_opens_results(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.finished is not None)
+        await pilot.press("r")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen))
+        results = pilot.app.screen
+        assert results.tuner_names == ["random", "aisara"]
+        await pilot.press("e")
+        await pilot.pause()
+        assert (screen.run_dir.path / "trials.csv").is_file()
+        assert str(screen.run_dir.path / "summary.md") in str(results.query_one("#exported").render())
+
+
+@run_async
+async def test_log_pane_shows_thread_logs(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=1)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        engine_logger = logging.getLogger("tunescope.core.study")
+        thread = threading.Thread(target=engine_logger.warning, args=("trial %s of %s diverged", "02", "random"))
+        thread.start()
+        thread.join()
+        pane = screen.query_one(LogPane)
+        await settle(pilot, lambda: any("diverged" in line.text for line in pane.lines))
+        assert any(line.text == "WARNING tunescope.core.study: trial 02 of random diverged" for line in pane.lines)
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+    assert pane.handler not in logging.getLogger().handlers
+
+
+@run_async
+async def test_epoch_flood_collapses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=1)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await settle(pilot, lambda: "random/01" in screen.query_one(TrialTable).records)
+        calls: list[int] = []
+        table = screen.query_one(TrialTable)
+        original = table.epoch_progressed
+        monkeypatch.setattr(table, "epoch_progressed", lambda event: calls.append(event.epoch) or original(event))
+
+        # Queued before the screen gets a turn, as when the engine outruns the UI.
+        for epoch in range(500):
+            screen.post_message(EpochCompleted(EpochEnded("random", "01", epoch, 500, {"val_accuracy": epoch / 1000})))
+        await pilot.pause()
+        assert calls == [499]
+        assert table.records["random/01"].epoch == 500
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+
+
+def test_epoch_messages_replace_same_trial() -> None:
+    first = EpochCompleted(EpochEnded("random", "01", 0, 5, {}))
+    assert first.can_replace(EpochCompleted(EpochEnded("random", "01", 1, 5, {})))
+    assert not first.can_replace(EpochCompleted(EpochEnded("random", "02", 1, 5, {})))
+    assert not first.can_replace(EpochBegan(EpochStarted("random", "01", 1, 5)))
+    assert EpochBegan(EpochStarted("random", "01", 1, 5)).can_replace(first)
+    landed = TrialLanded(TrialFinished("random", "01", 1, "completed", {}))
+    assert not landed.can_replace(TrialLanded(TrialFinished("random", "02", 2, "completed", {})))
+
+
+@run_async
+async def test_quit_asks_while_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    studies: list[FakeStudy] = []
+    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=1), device_probe=lambda: DEVICE)
+    app = TunescopeApp(settings=settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        # Stopping comes first while the on-quit setting is stop.
+        assert app.screen.query_one("#answer-stop").has_focus
+        app.screen.query_one("#answer-keep").press()
+        await pilot.pause()
+    assert settings.keep_running_on_quit is True
+    assert settings.study is not None
+    assert settings.study.running
+    studies[0].resume.set()
+    assert settings.study.finished.wait(timeout=10)
+
+
+def run_fake_in_thread(tmp_path: Path, pause_in_trial: int) -> tuple[StudyHandle, FakeStudy]:
+    run_dir = RunDir(tmp_path)
+    handle = StudyHandle(run_dir)
+    study = FakeStudy(small_experiment(), run_dir, pause_in_trial=pause_in_trial)
+    handle.attach(study)
+
+    def run() -> None:
+        try:
+            study.run()
+        finally:
+            handle.finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert study.paused.wait(timeout=10)
+    return handle, study
+
+
+def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
+    handle, study = run_fake_in_thread(tmp_path, pause_in_trial=3)
+    stream = io.StringIO()
+    threading.Timer(0.2, study.resume.set).start()
+    finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
+    assert not handle.running
+    assert not study.cancelled
+    assert isinstance(study.emitted[-1], StudyFinished)
+    assert study.emitted[-1].status == "finished"
+    assert "goes on headless" in stream.getvalue()
+
+
+def test_finish_after_exit_stops(tmp_path: Path) -> None:
+    handle, study = run_fake_in_thread(tmp_path, pause_in_trial=3)
+    finish_after_exit(handle, keep_running=False, terminal_lost=True)
+    assert study.cancelled
+    assert study.emitted[-1].status == STOPPED
+    assert "stopping the study" in (tmp_path / HEADLESS_LOG_NAME).read_text(encoding="utf-8")
+
+
+def test_handle_cancel_before_attach() -> None:
+    handle = StudyHandle(RunDir(Path("unused")))
+    handle.cancel()
+    study = FakeStudy(small_experiment(), RunDir(Path("unused")))
+    handle.attach(study)
+    assert study.cancelled

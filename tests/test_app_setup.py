@@ -1,0 +1,332 @@
+"""The setup screen, driven with Pilot: fields checked as typed, load, save, run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from fake_engine import FakeStudy, fake_factory, run_async, settle
+
+from tunescope.core.config import load_experiment, parse_experiment
+from tunescope.core.errors import ConfigError
+from tunescope.tui.app import TunescopeApp
+from tunescope.tui.screens.path_prompt import PathPrompt
+from tunescope.tui.screens.run import RunScreen
+from tunescope.tui.screens.setup import SetupScreen
+from tunescope.tui.settings import AppSettings
+from tunescope.tui.widgets.form_row import FormRow
+from tunescope.tui.widgets.space_editor import SpaceEditor
+from tunescope.tui.widgets.tuner_editor import TunerEditor
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "sample_configs" / "quickstart.toml"
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder, so the default output folder "runs" lands there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_app(config: Path | None = None, studies: list[FakeStudy] | None = None, start: bool = False) -> TunescopeApp:
+    settings = AppSettings(study_factory=fake_factory(studies if studies is not None else []), device_probe=lambda: "FakeGPU")
+    return TunescopeApp(config, settings=settings, start=start)
+
+
+def setup_screen(app: TunescopeApp) -> SetupScreen:
+    screen = app.screen
+    assert isinstance(screen, SetupScreen)
+    return screen
+
+
+def loader_message(screen: SetupScreen) -> str:
+    """The config loader's own message for the text the form builds."""
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(screen.form_text(), source="form")
+    return str(caught.value)
+
+
+async def checked(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the setup screen has validated the latest edits.
+
+    Edits queue one validation for after the next refresh, so a bare pause
+    can return before it has run.
+    """
+    await pilot.pause()
+    screen = pilot.app.screen
+    await settle(pilot, lambda: not screen._validation_queued)
+
+
+async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    widget = pilot.app.screen.query_one(selector)
+    widget.focus()
+    widget.value = ""
+    await pilot.press(*text)
+    await checked(pilot)
+
+
+@run_async
+async def test_default_form_is_valid() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert screen.problem is None
+        assert screen.experiment is not None
+        assert len(screen.experiment.tuners) == 4
+        assert str(screen.query_one("#status").render()).startswith("ready: 4 tuners, 32 trials")
+
+        on_quit = screen.query_one("#on-quit")
+        on_quit.focus()
+        await pilot.press("enter", "down", "enter")
+        await pilot.pause()
+        assert app.settings.keep_running_on_quit is True
+
+
+@run_async
+async def test_fields_show_loader_messages() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+
+        await type_into(pilot, "#field-dataset-train_size", "5")
+        row = screen.query_one("#row-dataset-train_size", FormRow)
+        assert row.has_class("-invalid")
+        assert str(row.query_one(".form-note").render()) == "5 is too small; use 10 or more"
+        assert str(screen.query_one("#status").render()) == loader_message(screen)
+        assert screen.experiment is None
+
+        await type_into(pilot, "#field-dataset-train_size", "50")
+        assert not row.has_class("-invalid")
+        assert str(row.query_one(".form-note").render()) == "empty: every example"
+        assert screen.experiment is not None
+        assert screen.experiment.dataset.train_size == 50
+
+        screen.query_one("#field-experiment-seed").value = "abc"
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.key == "experiment.seed"
+        assert screen.problem.problem.startswith("expected an integer, got 'abc'")
+
+
+@run_async
+async def test_family_shows_its_fields() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert not screen.query_one("#row-model-backbone").display
+        assert not screen.query_one("#row-model-function").display
+
+        screen.query_one("#field-model-family").value = "pretrained"
+        await checked(pilot)
+        assert screen.query_one("#row-model-backbone").display
+        assert 'backbone = "MobileNetV2"' in screen.form_text()
+
+        screen.query_one("#field-model-family").value = "custom"
+        await checked(pilot)
+        assert screen.query_one("#row-model-function").display
+        assert screen.problem is not None
+        assert screen.problem.key == "model.function"
+        assert screen.query_one("#row-model-function", FormRow).has_class("-invalid")
+
+
+@run_async
+async def test_space_editor_add_and_remove() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        editor = screen.query_one(SpaceEditor)
+        screen.query_one("TabbedContent").active = "tab-space"
+        editor.rows[0].focus_first()
+        await pilot.press("ctrl+n")
+        await settle(pilot, lambda: len(editor.rows) == 4)
+        await checked(pilot)
+        assert app.focused is editor.rows[3].controls["name"]
+        assert screen.problem is not None
+        assert screen.problem.key == "space[3].name"
+        assert editor.has_class("-invalid")
+        assert editor.rows[3].controls["name"].has_class("-invalid")
+
+        await pilot.press("x")
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.problem == "missing; add min = ..."
+
+        editor.rows[3].query_one(".remove").focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: len(editor.rows) == 3)
+        await checked(pilot)
+        assert screen.problem is None
+        assert not editor.has_class("-invalid")
+
+
+@run_async
+async def test_space_editor_marks_fields() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        row = screen.query_one(SpaceEditor).rows[0]
+        row.controls["min"].value = "9"
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.problem == "min 9 is greater than max 4; swap them"
+        assert row.controls["min"].has_class("-invalid")
+        assert not row.controls["max"].has_class("-invalid")
+
+        row.controls["type"].value = "choice"
+        row.controls["values"].value = "1, 2, 3"
+        await checked(pilot)
+        assert row.controls["min"].disabled
+        first = tomllib.loads(screen.form_text())["space"][0]
+        assert first == {"name": "num_layers", "type": "choice", "values": [1, 2, 3]}
+        # The AiSara tuner of the default form tunes numeric ranges only.
+        assert screen.problem is not None
+        assert screen.problem.key == "tuners[3].type"
+        assert "'num_layers' is a choice" in screen.problem.problem
+
+
+@run_async
+async def test_tuner_settings_show_problems() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        editor = screen.query_one(TunerEditor)
+        editor.rows[2].controls["settings"].value = "facter = 3"
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.key == "tuners[2].facter"
+        assert "did you mean 'factor'?" in screen.problem.problem
+        assert editor.rows[2].controls["settings"].has_class("-invalid")
+
+        editor.rows[2].controls["settings"].value = "factor 3"
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.key == "tuners[2].settings"
+        assert "key = value" in str(editor.query_one(".editor-error").render())
+
+
+@run_async
+async def test_save_then_load(in_tmp: Path) -> None:
+    other = in_tmp / "o.toml"
+    other.write_text(QUICKSTART.read_text(encoding="utf-8").replace('name = "quickstart"', 'name = "other"'))
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: isinstance(app.screen, PathPrompt))
+        app.screen.query_one("#prompt-path").value = "s.toml"
+        await pilot.press("enter")
+        await settle(pilot, lambda: (in_tmp / "s.toml").exists())
+        assert screen.config_path == Path("s.toml")
+        saved = load_experiment(in_tmp / "s.toml")
+        assert screen.experiment is not None
+        assert saved.space == screen.experiment.space
+        assert saved.tuners == screen.experiment.tuners
+
+        await pilot.press("ctrl+o")
+        await settle(pilot, lambda: isinstance(app.screen, PathPrompt))
+        app.screen.query_one("#prompt-path").value = "o.toml"
+        await pilot.press("enter")
+        await settle(pilot, lambda: screen.query_one("#field-experiment-name").value == "other")
+        assert screen.config_path == Path("o.toml")
+        assert screen.experiment is not None
+        assert screen.experiment.name == "other"
+
+
+@run_async
+async def test_config_prefills_form(in_tmp: Path) -> None:
+    broken = in_tmp / "broken.toml"
+    broken.write_text("[experiment\nname = 1\n")
+    typo = in_tmp / "typo.toml"
+    typo.write_text(QUICKSTART.read_text(encoding="utf-8").replace("[dataset]", "[dataset]\nnmae = 3"))
+    app = make_app(typo)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert screen.query_one("#field-experiment-name").value == "quickstart"
+        assert screen.query_one("#field-budget-epochs").value == "6"
+        assert len(screen.query_one(SpaceEditor).rows) == 3
+        assert len(screen.query_one(TunerEditor).rows) == 4
+        assert screen.experiment is not None
+        assert screen.experiment.space == load_experiment(QUICKSTART).space
+        assert any("dataset.nmae" in n.message for n in app._notifications)
+
+        loaded = await screen.load_file(broken)
+        await pilot.pause()
+        assert not loaded
+        assert screen.config_path == typo
+        assert any(n.message.startswith(f"{broken}: invalid TOML") for n in app._notifications)
+
+
+@run_async
+async def test_run_with_invalid_form_stays() -> None:
+    studies: list[FakeStudy] = []
+    app = make_app(studies=studies)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        screen.query_one(TunerEditor).rows[0].controls["max_trials"].value = "0"
+        await checked(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.screen is screen
+        assert studies == []
+        assert screen.query_one("TabbedContent").active == "tab-tuners"
+        assert app.focused is screen.query_one(TunerEditor).rows[0].controls["max_trials"]
+
+
+@run_async
+async def test_run_creates_run_dir(in_tmp: Path) -> None:
+    studies: list[FakeStudy] = []
+    app = make_app(studies=studies)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        text = setup_screen(app).form_text()
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished is not None)
+        run_dirs = list((in_tmp / "runs").iterdir())
+        assert len(run_dirs) == 1
+        assert (run_dirs[0] / "config.toml").read_text(encoding="utf-8") == text
+        assert len(studies) == 1
+        assert studies[0].experiment.name == "quickstart"
+
+
+@run_async
+async def test_start_flag_runs_at_once() -> None:
+    studies: list[FakeStudy] = []
+    app = make_app(QUICKSTART, studies=studies, start=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and len(studies) == 1)
+        assert studies[0].experiment.name == "quickstart"
+
+
+def test_app_start_skips_tensorflow() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        from tunescope.tui.app import TunescopeApp
+
+        async def main():
+            app = TunescopeApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.pause()
+                print(type(app.screen).__name__)
+            print("tensorflow" in sys.modules, "keras" in sys.modules)
+
+        asyncio.run(main())
+        """
+    )
+    output = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.split()
+    assert output[0] == "SetupScreen"
+    assert output[1] == "False"
+    assert output[2] == "False"

@@ -1,0 +1,176 @@
+"""The Textual app: opens the setup screen, or a run directory in attach mode.
+
+The command line calls `run_app`. The screens do the work, and this module
+wires them up and confirms a quit while a study runs. After the app has
+closed, it lets that study go on headless or stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from tunescope.core.errors import TunescopeError
+from tunescope.core.events import StudyFinished
+from tunescope.core.store import open_run_dir, read_journal
+
+from .screens.confirm import ConfirmDialog
+from .screens.setup import SetupScreen
+from .settings import AppSettings, wants_ascii
+from .study_handle import finish_after_exit
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class TunescopeApp(App[int]):
+    """Set up a study, run and watch it, compare the tuners."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tunescope"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(
+        self,
+        config_path: Path | None = None,
+        run_dir: Path | None = None,
+        start: bool = False,
+        settings: AppSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else AppSettings()
+        self.config_path = config_path
+        self.run_dir_path = run_dir
+        self.start = start
+        self.terminal_lost = False
+
+    def on_mount(self) -> None:
+        if self.run_dir_path is None:
+            self.push_screen(SetupScreen(self.settings, self.config_path, self.start))
+            return
+        try:
+            self._open_run(self.run_dir_path)
+        except TunescopeError as error:
+            self.exit(EXIT_USAGE, message=f"tunescope: error: {error}")
+
+    def _open_run(self, path: Path) -> None:
+        """Attach: follow a run that is still going, or show the results of a finished one."""
+        from .screens.results import ResultsScreen
+        from .screens.run import RunScreen
+
+        run_dir = open_run_dir(path)
+        events = read_journal(run_dir.journal)
+        if any(isinstance(event, StudyFinished) for event in events):
+            self.push_screen(ResultsScreen(self.settings, run_dir, events))
+        else:
+            self.push_screen(RunScreen.attached(self.settings, run_dir))
+
+    async def action_quit(self) -> None:
+        study = self.settings.study
+        if study is None or not study.running:
+            self.exit(EXIT_OK)
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer in ("keep", "stop"):
+                self.settings.keep_running_on_quit = answer == "keep"
+                self.exit(EXIT_OK)
+
+        keep = ("Keep it running headless", "keep")
+        stop = ("Stop it after this epoch", "stop")
+        answers = [keep, stop] if self.settings.keep_running_on_quit else [stop, keep]
+        body = (
+            f"A study is running in {study.run_dir.path}. Headless, it goes on in this terminal "
+            "and keeps writing its journal; `tunescope attach` shows it again."
+        )
+        self.push_screen(ConfirmDialog("Quit tunescope?", body, [*answers, ("Back", "back")]), answered)
+
+    def hang_up(self) -> None:
+        """Close the app because the terminal went away (SIGHUP); the on-quit setting decides the study's fate."""
+        self.terminal_lost = True
+        logger.warning("the terminal hung up; closing the app")
+        self.exit(EXIT_OK)
+
+
+def run_app(
+    config_path: Path | None,
+    run_dir: Path | None = None,
+    start: bool = False,
+    *,
+    settings: AppSettings | None = None,
+) -> int:
+    """Open the app and return the exit status.
+
+    With `run_dir`, attach to that run (live or finished); otherwise open the
+    setup screen, prefilled from `config_path`, and with `start` run the
+    study at once. A study still running when the app closes then goes on
+    headless or stops, as the on-quit setting selects. `settings` replaces the
+    defaults (the real engine, and ASCII where the locale is not UTF-8), as tests do.
+    """
+    # TensorFlow's C++ logging writes to the terminal directly, past Textual.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings = settings if settings is not None else AppSettings(ascii_only=wants_ascii())
+    app = TunescopeApp(config_path, run_dir, start=start, settings=settings)
+
+    # A loop of our own, not asyncio.run: asyncio.run would wait for the
+    # study's worker thread before returning, with no word to the person.
+    loop = asyncio.new_event_loop()
+    hangup = getattr(signal, "SIGHUP", None)
+    try:
+        with _logging_for_app():
+            if hangup is not None:
+                loop.add_signal_handler(hangup, app.hang_up)
+            status = app.run(loop=loop)
+            if hangup is not None:
+                loop.remove_signal_handler(hangup)
+
+        study = settings.study
+        if study is not None and study.running:
+            previous = signal.signal(hangup, signal.SIG_IGN) if hangup is not None else None
+            try:
+                finish_after_exit(study, settings.keep_running_on_quit, app.terminal_lost)
+            finally:
+                if hangup is not None:
+                    signal.signal(hangup, previous)
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+    if status is None:
+        return app.return_code or EXIT_OK
+    return status
+
+
+@contextmanager
+def _logging_for_app() -> Iterator[None]:
+    """Keep log records off the terminal while the app draws on it.
+
+    The Run screen's log pane adds its own handler to the root logger. Stream
+    handlers already there are set aside until the app closes, and warnings
+    go through logging too.
+    """
+    root = logging.getLogger()
+    streams = [h for h in root.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    for handler in streams:
+        root.removeHandler(handler)
+    package = logging.getLogger("tunescope")
+    level = package.level
+    if level == logging.NOTSET:
+        package.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        package.setLevel(level)
+        for handler in streams:
+            root.addHandler(handler)

@@ -1,0 +1,162 @@
+"""The results screen: the tuners compared, and what each one's search shows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from tunescope.core.config import Objective
+from tunescope.core.errors import TunescopeError
+from tunescope.core.events import Event, TrialFinished
+from tunescope.core.explain import bound_history, compute_importance
+from tunescope.core.explain.ascii import format_value, render_bound_history, render_importance
+from tunescope.core.report import StudyReport, collect, comparison_rows, format_metric, tuner_summaries, write_reports
+from tunescope.core.space import SearchSpace
+from tunescope.core.store import RunDir
+
+from ..settings import AppSettings
+from ..widgets.comparison_table import ComparisonTable
+from ..widgets.heat_map import HeatMap
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TunerPictures:
+    """The text pictures of one tuner: importance bars and, for AiSara, its bound history."""
+
+    importance: str
+    bounds: str
+
+
+class ResultsScreen(Screen[None]):
+    """The comparison table, then a tab per tuner: best hyperparameters, heat map, importance."""
+
+    CSS_PATH = "results.tcss"
+    BINDINGS = [
+        Binding("e", "export", "Export CSV+MD"),
+        Binding("p", "next_pair", "Map pair"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, settings: AppSettings, run_dir: RunDir, events: list[Event]) -> None:
+        super().__init__()
+        self.settings = settings
+        self.run_dir = run_dir
+        self.events = events
+        self.report: StudyReport = collect(events)
+        self.space = SearchSpace.from_dicts(self.report.study.space) if self.report.study else SearchSpace()
+        self.objective = Objective(self.report.objective, self.report.direction)
+        self.tuner_names = self.report.tuner_names()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ComparisonTable(comparison_rows(self.report), id="comparison")
+        summaries = {summary.name: summary for summary in tuner_summaries(self.report)}
+        with TabbedContent(id="tuner-tabs"):
+            for index, name in enumerate(self.tuner_names):
+                with TabPane(name, id=f"tuner-{index}"):
+                    with VerticalScroll(classes="tuner-pane"):
+                        summary = summaries.get(name)
+                        yield Static(self._best_text(summary.best if summary else None), classes="best", markup=False)
+                        yield HeatMap(self.settings.ascii_only, id=f"map-{index}")
+                        yield Static("computing importance...", id=f"importance-{index}", markup=False, classes="importance")
+                        yield Static("", id=f"bounds-{index}", markup=False, classes="bounds")
+        yield Static("e writes trials.csv, summary.csv and summary.md into the run directory", id="exported", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        study = self.report.study.study if self.report.study else self.run_dir.path.name
+        self.title = f"tunescope: results of {study}"
+        self.sub_title = self.run_dir.path.name
+        if self.settings.ascii_only:
+            self.add_class("-ascii")
+        for index, name in enumerate(self.tuner_names):
+            self.query_one(f"#map-{index}", HeatMap).configure(self.space, self.objective, self._trials_of(name), tuner=name)
+        self.compute_pictures()
+
+    def _trials_of(self, tuner: str) -> list[TrialFinished]:
+        return [trial for trial in self.report.trials if trial.tuner == tuner]
+
+    def _best_text(self, best: TrialFinished | None) -> Text:
+        if best is None:
+            return Text("no completed trial", style="dim")
+        text = Text()
+        text.append(f"best trial #{best.number} ({best.trial_id}): ", style="bold")
+        text.append(f"{self.objective.metric} {format_metric(self.objective.metric, best.objective)}")
+        for name, value in best.hyperparameters.items():
+            text.append(f"\n  {name} = {format_value(value)}")
+        if best.trainable_params is not None:
+            text.append(f"\n  {best.trainable_params:,} trainable parameters", style="dim")
+        return text
+
+    # -- pictures, computed off the event loop ---------------------------------
+
+    def compute_pictures(self) -> None:
+        self.run_worker(self._pictures, thread=True, exclusive=True, group="explain", exit_on_error=False)
+
+    def _pictures(self) -> dict[str, TunerPictures]:
+        """Fit importance and collect bound histories; scikit-learn takes seconds to import and fit."""
+        pictures = {}
+        ascii_only = self.settings.ascii_only
+        for name in self.tuner_names:
+            trials = self._trials_of(name)
+            importance = render_importance(compute_importance(trials, self.space, self.objective), ascii_only=ascii_only)
+            rounds = [event for event in self.report.rounds if event.tuner == name]
+            bounds = render_bound_history(bound_history(rounds, self.space), ascii_only=ascii_only) if rounds else ""
+            pictures[name] = TunerPictures(importance, bounds)
+        return pictures
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "explain":
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            logger.error("importance could not be computed: %s", error, exc_info=error)
+            for index in range(len(self.tuner_names)):
+                self.query_one(f"#importance-{index}", Static).update(f"importance could not be computed: {error}")
+        if event.state != WorkerState.SUCCESS:
+            return
+        pictures: dict[str, TunerPictures] = event.worker.result
+        for index, name in enumerate(self.tuner_names):
+            picture = pictures[name]
+            self.query_one(f"#importance-{index}", Static).update(picture.importance)
+            bounds = self.query_one(f"#bounds-{index}", Static)
+            bounds.update(picture.bounds)
+            bounds.display = bool(picture.bounds)
+
+    # -- actions ---------------------------------------------------------------
+
+    def action_export(self) -> None:
+        try:
+            written = write_reports(self.run_dir, self.events)
+        except (TunescopeError, OSError) as error:
+            self.notify(f"the reports could not be written: {error}", title="Export failed", severity="error")
+            return
+        paths = "\n".join(str(path) for path in written)
+        self.query_one("#exported", Static).update(f"written:\n{paths}")
+        self.notify(f"wrote {len(written)} files into {self.run_dir.path}", title="Exported")
+
+    def action_next_pair(self) -> None:
+        active = self.query_one(TabbedContent).active
+        if active:
+            index = active.removeprefix("tuner-")
+            self.query_one(f"#map-{index}", HeatMap).next_pair()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            # The default screen is always at the bottom; attach mode shows
+            # results right above it, with nothing to go back to.
+            return len(self.app.screen_stack) > 2
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()

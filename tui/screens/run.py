@@ -1,0 +1,313 @@
+"""The run screen: a study watched live, either run here or followed through its journal."""
+
+from __future__ import annotations
+
+import logging
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tunescope.core.config import Experiment, Objective
+from tunescope.core.errors import TunescopeError
+from tunescope.core.events import FINISHED, Event, StudyFinished
+from tunescope.core.space import SearchSpace
+from tunescope.core.store import Journal, RunDir, follow_journal
+
+from ..messages import (
+    DeviceFound,
+    EpochBegan,
+    EpochCompleted,
+    RoundClosed,
+    StudyAborted,
+    StudyBegan,
+    StudyEnded,
+    TrialBegan,
+    TrialLanded,
+    TunerBegan,
+    TunerEnded,
+    message_for,
+)
+from ..settings import AppSettings
+from ..study_handle import StudyHandle
+from ..widgets.bounds_panel import BoundsPanel
+from ..widgets.heat_map import HeatMap
+from ..widgets.log_pane import LogPane
+from ..widgets.trial_detail import TrialDetail
+from ..widgets.trial_table import TrialTable
+from ..widgets.tuner_progress import TunerProgress
+from .confirm import ConfirmDialog
+
+logger = logging.getLogger(__name__)
+
+
+class RunScreen(Screen[None]):
+    """Progress per tuner, the trial table, a heat map, AiSara's bounds and the log.
+
+    Built with `live` it runs a study in one thread worker; built with
+    `attached` it follows the journal of a study that another process runs.
+    Either way the screen receives the same messages, one per engine event.
+    """
+
+    CSS_PATH = "run.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("c", "cancel_study", "Cancel"),
+        Binding("s", "sort", "Sort"),
+        Binding("p", "next_pair", "Pair"),
+        Binding("t", "next_tuner", "Tuner"),
+        Binding("m", "toggle_map", "Map"),
+        Binding("r", "results", "Results"),
+        Binding("escape", "back", "Setup"),
+    ]
+
+    def __init__(self, settings: AppSettings, run_dir: RunDir, experiment: Experiment | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.run_dir = run_dir
+        self.experiment = experiment
+        self.handle = StudyHandle(run_dir) if experiment is not None else None
+        self.events: list[Event] = []
+        self.finished: StudyFinished | None = None
+        self.device = ""
+
+    @classmethod
+    def live(cls, settings: AppSettings, experiment: Experiment, run_dir: RunDir) -> RunScreen:
+        """Build a screen that runs `experiment` in `run_dir` as soon as it is shown."""
+        return cls(settings, run_dir, experiment)
+
+    @classmethod
+    def attached(cls, settings: AppSettings, run_dir: RunDir) -> RunScreen:
+        """Build a screen that follows the journal of a study that another process runs."""
+        return cls(settings, run_dir, None)
+
+    # -- layout ----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        ascii_only = self.settings.ascii_only
+        yield Header()
+        yield TunerProgress(ascii_only, id="progress")
+        with Horizontal(id="body"):
+            with Vertical(id="trials-panel"):
+                yield TrialTable(ascii_only=ascii_only, id="trials")
+                yield TrialDetail(id="detail")
+            with VerticalScroll(id="map-panel"):
+                yield HeatMap(ascii_only, id="heat-map")
+                yield BoundsPanel(id="bounds")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"tunescope: {self.experiment.name if self.experiment else self.run_dir.path.name}"
+        self.sub_title = self.run_dir.path.name
+        if self.settings.ascii_only:
+            self.add_class("-ascii")
+        self.query_one(TrialTable).focus()
+        if self.handle is not None:
+            self.settings.study = self.handle
+            self.run_study()
+        else:
+            self.follow_journal()
+
+    # -- workers ---------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="study")
+    def run_study(self) -> None:
+        """Run the study on this worker thread; only messages leave it."""
+        assert self.handle is not None and self.experiment is not None
+        handle = self.handle
+        journal: Journal | None = None
+        try:
+            journal = Journal(handle.run_dir.journal)
+            self.post_message(DeviceFound(self.settings.device_probe()))
+            study = self.settings.study_factory(self.experiment, handle.run_dir, [journal, self._post_event])
+            handle.attach(study)
+            study.run()
+        except TunescopeError as error:
+            logger.error("the study stopped: %s", error)
+            self.post_message(StudyAborted(str(error)))
+        finally:
+            try:
+                if journal is not None:
+                    journal.close()
+                    _write_reports(handle.run_dir)
+            finally:
+                # The quit logic waits on this, so it is set whatever failed above.
+                handle.finished.set()
+
+    def _post_event(self, event: Event) -> None:
+        self.post_message(message_for(event))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="study")
+    def follow_journal(self) -> None:
+        """Post the journal's events as another process appends them, until the study ends."""
+        worker = get_current_worker()
+        for event in follow_journal(self.run_dir.journal, stop=lambda: worker.is_cancelled):
+            self.post_message(message_for(event))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "study" or not event.worker.is_finished:
+            return
+        # Cancel and Setup depend on whether the study still runs.
+        self.refresh_bindings()
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        logger.error("the study failed: %s: %s", type(error).__name__, error, exc_info=error)
+        self.post_message(StudyAborted(f"the study failed: {type(error).__name__}: {error}"))
+
+    # -- engine messages -------------------------------------------------------
+
+    def _record(self, event: Event) -> None:
+        self.events.append(event)
+        self.query_one(TunerProgress).mark_time(event.time)
+
+    def on_device_found(self, message: DeviceFound) -> None:
+        self._show_device(message.description)
+
+    def _show_device(self, description: str) -> None:
+        self.device = description
+        self.sub_title = f"{description} | {self.run_dir.path.name}"
+
+    def on_study_began(self, message: StudyBegan) -> None:
+        event = message.event
+        self._record(event)
+        self.title = f"tunescope: {event.study}"
+        if event.device:
+            self._show_device(event.device)
+        space = SearchSpace.from_dicts(event.space)
+        objective = Objective(event.objective, event.direction)
+        budgets = {tuner.name: tuner.max_trials for tuner in self.experiment.tuners} if self.experiment else None
+        self.query_one(TunerProgress).start_study(list(event.tuners), event.objective, event.direction, budgets)
+        self.query_one(TrialTable).set_objective(event.objective, event.direction)
+        self.query_one(HeatMap).configure(space, objective)
+        self.query_one(BoundsPanel).set_log_scale({p.name: p.is_log for p in space})
+
+    def on_tuner_began(self, message: TunerBegan) -> None:
+        self._record(message.event)
+        self.query_one(TunerProgress).tuner_started(message.event)
+
+    def on_trial_began(self, message: TrialBegan) -> None:
+        self._record(message.event)
+        self._show_detail_if_highlighted(self.query_one(TrialTable).trial_started(message.event).key)
+
+    def on_epoch_began(self, message: EpochBegan) -> None:
+        self._epoch(message)
+
+    def on_epoch_completed(self, message: EpochCompleted) -> None:
+        self._epoch(message)
+
+    def _epoch(self, message: EpochBegan | EpochCompleted) -> None:
+        self._record(message.event)
+        record = self.query_one(TrialTable).epoch_progressed(message.event)
+        if record is not None:
+            self._show_detail_if_highlighted(record.key)
+
+    def on_trial_landed(self, message: TrialLanded) -> None:
+        event = message.event
+        self._record(event)
+        record = self.query_one(TrialTable).trial_finished(event)
+        self.query_one(TunerProgress).trial_finished(event)
+        self.query_one(HeatMap).add_trial(event)
+        self._show_detail_if_highlighted(record.key)
+
+    def on_round_closed(self, message: RoundClosed) -> None:
+        self._record(message.event)
+        self.query_one(BoundsPanel).round_finished(message.event)
+
+    def on_tuner_ended(self, message: TunerEnded) -> None:
+        self._record(message.event)
+        self.query_one(TunerProgress).tuner_finished(message.event)
+
+    def on_study_ended(self, message: StudyEnded) -> None:
+        event = message.event
+        self._record(event)
+        self.finished = event
+        reason = f": {event.reason}" if event.reason else ""
+        severity = "information" if event.status == FINISHED else "warning"
+        self.notify(f"study {event.status}{reason}; press r for the results", title="Study ended", severity=severity)
+        self.refresh_bindings()
+
+    def on_study_aborted(self, message: StudyAborted) -> None:
+        self.notify(message.message, title="The study stopped", severity="error", timeout=30)
+        self.refresh_bindings()
+
+    # -- trial detail ----------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.query_one(TrialTable):
+            self.query_one(TrialDetail).show(self.query_one(TrialTable).highlighted_record)
+
+    def _show_detail_if_highlighted(self, key: str) -> None:
+        record = self.query_one(TrialTable).highlighted_record
+        if record is not None and record.key == key:
+            self.query_one(TrialDetail).show(record)
+
+    # -- actions ---------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_study":
+            return self.handle is not None and self.handle.running and not self.handle.cancel_requested
+        if action == "results":
+            return self.finished is not None
+        if action == "back":
+            return self.handle is not None and not self.handle.running
+        if action == "toggle_map":
+            return self.has_class("-narrow")
+        return True
+
+    def action_cancel_study(self) -> None:
+        def answered(answer: str | None) -> None:
+            if answer == "cancel" and self.handle is not None:
+                self.handle.cancel()
+                self.notify("the study stops after the current epoch", title="Cancelling")
+                self.refresh_bindings()
+
+        dialog = ConfirmDialog(
+            "Cancel the study?",
+            "It stops after the current epoch. The journal keeps every trial that finished, "
+            "and the reports are written from it.",
+            [("Cancel the study", "cancel"), ("Keep running", "keep")],
+        )
+        self.app.push_screen(dialog, answered)
+
+    def action_sort(self) -> None:
+        self.query_one(TrialTable).action_cycle_sort()
+
+    def action_next_pair(self) -> None:
+        self.query_one(HeatMap).next_pair()
+
+    def action_next_tuner(self) -> None:
+        self.query_one(HeatMap).next_tuner()
+
+    def action_toggle_map(self) -> None:
+        self.toggle_class("-show-map")
+
+    def action_results(self) -> None:
+        from .results import ResultsScreen
+
+        self.app.push_screen(ResultsScreen(self.settings, self.run_dir, list(self.events)))
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+def _write_reports(run_dir: RunDir) -> None:
+    """Write the reports from the journal, as `tunescope run` does; a failure is logged."""
+    from tunescope.core.report import write_reports
+
+    try:
+        written = write_reports(run_dir)
+    except (TunescopeError, OSError) as error:
+        logger.error("the reports of %s could not be written: %s; run `tunescope report %s`", run_dir.path, error, run_dir.path)
+        return
+    except Exception:
+        # The journal contains every event, so a bug in the reports must not
+        # hide the study's own outcome. The traceback goes to the log.
+        logger.exception("the reports of %s could not be written; run `tunescope report %s`", run_dir.path, run_dir.path)
+        return
+    logger.info("reports written: %s", ", ".join(path.name for path in written))

@@ -1,0 +1,69 @@
+"""Settings of one app session, handed to each screen, and the engine entry points.
+
+The engine is reached only through `study_factory` and `device_probe`, both
+of which import TensorFlow-heavy modules when called and not before, so the
+first screen appears without TensorFlow. Tests pass a fake engine here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from tunescope.core.config import Experiment
+from tunescope.core.events import EventSink
+from tunescope.core.store import RunDir
+
+from .study_handle import StudyHandle, StudyLike
+
+StudyFactory = Callable[[Experiment, RunDir, Sequence[EventSink]], StudyLike]
+
+
+def default_study_factory(experiment: Experiment, run_dir: RunDir, sinks: Sequence[EventSink]) -> StudyLike:
+    """Build the real `tunescope.core.study.Study`, importing it only now."""
+    from tunescope.core.study import Study
+
+    return Study(experiment, run_dir, sinks)
+
+
+def default_device_probe() -> str:
+    """Describe the training device; imports TensorFlow, so call it from a worker thread."""
+    from tunescope.core.study import device_description
+
+    return device_description()
+
+
+def wants_ascii(environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether the terminal's locale is not UTF-8, so that pictures use ASCII only.
+
+    Reads LC_ALL, LC_CTYPE and LANG in the order the C library applies them.
+    Python may coerce a C locale to C.UTF-8 and set LC_CTYPE (PEP 538); a
+    terminal behind such a locale then counts as UTF-8.
+    """
+    environ = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "utf-8" not in value.lower() and "utf8" not in value.lower()
+    return True
+
+
+@dataclass
+class AppSettings:
+    """The settings and state that every screen of one app session shares."""
+
+    ascii_only: bool = False
+    """Draw bars, marks and heat maps with ASCII characters only."""
+
+    keep_running_on_quit: bool = False
+    """On quit or SIGHUP, let a running study go on headless instead of stopping it."""
+
+    study_factory: StudyFactory = default_study_factory
+    """Builds the study for an experiment, its run directory and event sinks."""
+
+    device_probe: Callable[[], str] = default_device_probe
+    """Returns the training device's description; called from the study worker."""
+
+    study: StudyHandle | None = None
+    """The study this session started last, if any; quitting checks whether it still runs."""
