@@ -39,6 +39,27 @@ BUILTIN_METRICS = ("loss", "accuracy")
 
 DEFAULT_API_KEY_ENV = "AISARA_API_KEY"
 
+# Activations the built-in families accept by name (keras.activations).
+ACTIVATIONS = (
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
+    "mish", "tanh", "sigmoid", "hard_sigmoid", "softplus", "softsign", "linear",
+)
+
+# Ranges that hyperparameters with these names must stay inside:
+# (lowest, highest, what to write instead).
+_VALUE_LIMITS: dict[str, tuple[float, float, str]] = {
+    "batch_size": (1, 1_000_000, "a batch size is at least 1"),
+    "dropout": (0.0, 0.95, "dropout is a fraction from 0 to 0.95"),
+    "learning_rate": (1e-12, 10.0, "a learning rate lies between 0 and 10, e.g. 1e-4 to 1e-2"),
+    "num_layers": (1, 1000, "use at least one layer"),
+    "conv_blocks": (1, 100, "use at least one convolution block"),
+    "nodes_dense": (1, 1_000_000, "use at least one unit"),
+    "dense_units": (1, 1_000_000, "use at least one unit"),
+    "filters": (1, 100_000, "use at least one filter"),
+    "kernel_size": (1, 64, "a kernel size is at least 1"),
+    "trainable_layers": (0, 100_000, "trainable_layers counts layers, from 0"),
+}
+
 _SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
 
 
@@ -202,6 +223,7 @@ class _Validator:
         dataset = self.dataset(self.table(data, "dataset", required=True))
         model = self.model(self.table(data, "model", required=True))
         space = self.space(data["space"])
+        self.space_fits_model(space, model)
         objective = self.objective(self.table(data, "objective", required=False), model)
         budget = self.table(data, "budget", required=False)
         self.check_keys(budget, "budget", _BUDGET_KEYS)
@@ -371,6 +393,40 @@ class _Validator:
         if default is not None and not low <= default <= high:
             raise self.fail(f"{where}.default", f"{default!r} is outside [{low}, {high}]; pick a value inside the range")
         return HyperParameter(name, kind, low, high, step, default=default)
+
+    def space_fits_model(self, space: SearchSpace, model: ModelConfig) -> None:
+        """Reject hyperparameters the model family never reads, and values it cannot use.
+
+        A misspelled name would otherwise be tuned, reported as a best value,
+        and have no effect on the model.
+        """
+        from .models import hyperparameter_names
+
+        known = hyperparameter_names(model.family)
+        for index, parameter in enumerate(space):
+            where = f"space[{index}] ({parameter.name})"
+            if model.family != "custom" and parameter.name not in known:
+                hint = difflib.get_close_matches(parameter.name, known, n=1)
+                suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+                raise self.fail(
+                    f"{where}.name",
+                    f"the {model.family} model reads no hyperparameter {parameter.name!r}; {suggestion}it reads {', '.join(known)}",
+                )
+            # A custom function may give these names other meanings.
+            limits = _VALUE_LIMITS.get(parameter.name) if model.family != "custom" else None
+            if limits is not None and parameter.is_numeric:
+                low, high, fix = limits
+                if parameter.min < low or parameter.max > high:
+                    raise self.fail(f"{where}.min", f"[{parameter.min:g}, {parameter.max:g}] is out of range; {fix}")
+            if parameter.name == "activation" and model.family != "custom":
+                for value in parameter.values:
+                    if value not in ACTIVATIONS:
+                        hint = difflib.get_close_matches(str(value), ACTIVATIONS, n=1)
+                        suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+                        raise self.fail(
+                            f"{where}.values",
+                            f"unknown activation {value!r}; {suggestion}known: {', '.join(ACTIVATIONS)}",
+                        )
 
     def tuners(
         self,

@@ -137,9 +137,28 @@ def test_failed_trial_becomes_row_and_search_goes_on(tmp_path: Path) -> None:
     assert by_kind(events, TunerFinished)[0].trials_failed == 2
 
 
+# The built-in families reject learning rates this large, so a custom model
+# takes the value as given.
+DIVERGING_MODULE = '''
+import keras
+
+def build(values, input_shape, num_classes):
+    model = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                              keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(num_classes, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(values["learning_rate"]),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''
+DIVERGING_SPACE = '[[space]]\nname = "learning_rate"\ntype = "float"\nmin = 1e12\nmax = 1e13\n'
+DIVERGING_MODEL = 'family = "custom"\nfunction = "diverging_models:build"'
+
+
 def test_nan_loss_fails_the_trial(tmp_path: Path) -> None:
-    space = '[[space]]\nname = "learning_rate"\ntype = "float"\nmin = 1e12\nmax = 1e13\n'
-    text = experiment_text('[[tuners]]\ntype = "random"\nmax_trials = 1\n', space=space, budget="epochs = 2")
+    (tmp_path / "diverging_models.py").write_text(DIVERGING_MODULE)
+    text = experiment_text(
+        '[[tuners]]\ntype = "random"\nmax_trials = 1\n', model=DIVERGING_MODEL, space=DIVERGING_SPACE, budget="epochs = 2"
+    )
     text = text.replace("epochs = 1\n", "")
     _, events = run_study(tmp_path, text)
 
@@ -150,9 +169,9 @@ def test_nan_loss_fails_the_trial(tmp_path: Path) -> None:
 
 
 def test_consecutive_failures_stop_tuner(tmp_path: Path) -> None:
-    space = '[[space]]\nname = "learning_rate"\ntype = "float"\nmin = 1e12\nmax = 1e13\n'
+    (tmp_path / "diverging_models.py").write_text(DIVERGING_MODULE)
     tuners = '[[tuners]]\ntype = "random"\nmax_trials = 5\n[[tuners]]\ntype = "bayesian"\nmax_trials = 1\n'
-    _, events = run_study(tmp_path, experiment_text(tuners, space=space))
+    _, events = run_study(tmp_path, experiment_text(tuners, model=DIVERGING_MODEL, space=DIVERGING_SPACE))
 
     results = by_kind(events, TunerFinished)
     assert results[0].status == "stopped"
