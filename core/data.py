@@ -416,6 +416,8 @@ def _load_npz(path: Path) -> _Arrays:
             raise DataError(
                 f"{path}: x_{split} has {len(x)} samples but y_{split} has {len(y)}; give each sample exactly one label"
             )
+        if len(x) == 0:
+            raise DataError(f"{path}: x_{split} is empty; remove x_{split} and y_{split}, or give them samples")
         if x.shape[1:] != feature_shape:
             raise DataError(
                 f"{path}: x_{split} has samples of shape {x.shape[1:]} but x_train has {feature_shape}; "
@@ -507,6 +509,8 @@ def _check_inputs(path: Path, key: str, x: np.ndarray) -> np.ndarray:
             f"{path}: the array {key} has shape {x.shape}; use (samples, features), "
             "(samples, height, width) or (samples, height, width, channels)"
         )
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: the array {key} has shape {x.shape}, with no features; give each sample at least one value")
     return _as_images(x)
 
 

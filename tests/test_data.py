@@ -542,6 +542,8 @@ NPZ_CASES = [
     ("no_y_train", npz_with(y_train=None), "the array y_train is missing"),
     ("object_array", npz_with(x_train=np.array([[1, "a"]] * 20, dtype=object)), "contains Python objects"),
     ("length_mismatch", npz_with(y_train=np.arange(19) % 2), "x_train has 20 samples but y_train has 19"),
+    ("zero_features", npz_with(x_train=np.zeros((20, 0))), "with no features"),
+    ("empty_validation", npz_with(x_val=np.zeros((0, 2)), y_val=np.zeros(0, np.int64)), "x_val is empty"),
     ("string_features", npz_with(x_train=np.array([["a", "b"]] * 20)), "non-numeric dtype <U1"),
     ("complex_features", npz_with(x_train=np.ones((20, 2), np.complex64)), "non-numeric dtype complex64"),
     ("nan_features", npz_with(x_train=np.where(np.eye(20, 6) > 0, np.nan, 0.0)), "x_train contains 6 NaN or infinite"),
