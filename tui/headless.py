@@ -97,6 +97,10 @@ class HeadlessView:
         ascii_only: bool | None = None,
     ) -> None:
         target = stream if stream is not None else sys.stdout
+        if target is None:
+            # Started with stdout closed (`>&-`): sys.stdout is None, and the
+            # study still runs, with nothing to show.
+            target = open(os.devnull, "w", encoding="utf-8")
         self.live = _is_terminal(target) if live is None else live
         self.ascii_only = not _is_utf8(target) if ascii_only is None else ascii_only
         self._stream = _GuardedStream(target, self.ascii_only)
@@ -607,7 +611,7 @@ def _trial_cells(row: _TrialRow, first: str, second: str, now: float) -> list[st
         status = f"{row.status}: {_first_line(row.reason)}"
     return [
         row.tuner,
-        row.trial_id,
+        str(row.number),
         _hyperparameter_text(row.hyperparameters),
         f"{row.epoch}/{row.epochs}" if row.epochs else str(row.epoch or ""),
         _metric_cell(first, row.metrics),
