@@ -374,7 +374,8 @@ def _build_custom(
             f"model.function {config.function!r} is not of the form \"module:function\"; e.g. \"mymodels:build\""
         )
     module_name, function_name = config.function.split(":", 1)
-    folders = [*search_paths, Path.cwd()]
+    # The config file's folder is often the current directory; list it once.
+    folders = list(dict.fromkeys(Path(folder).resolve() for folder in [*search_paths, Path.cwd()]))
 
     try:
         with _extra_sys_path(folders):
@@ -386,7 +387,7 @@ def _build_custom(
                 f"model.function: importing {module_name!r} failed because it imports the missing module "
                 f"{missing!r}; install that package"
             ) from error
-        searched = ", ".join(str(Path(folder).resolve()) for folder in folders)
+        searched = ", ".join(str(folder) for folder in folders)
         raise ModelError(
             f"model.function: module {module_name!r} not found in {searched} or the installed packages; "
             f"check the name, or put {module_name.replace('.', '/')}.py next to the experiment file"
