@@ -5,6 +5,7 @@ Layout of one run::
     runs/20261204-101500-quickstart/
         config.toml        the experiment file as given
         journal.jsonl      one JSON event per line, flushed per event
+        .lock              held by the process running the study (see `RunLock`)
         trials.csv         reports rebuilt from the journal alone
         summary.csv
         summary.md
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import RunDirError
 from .events import Event, StudyFinished, TrialFinished, TunerFinished, event_from_dict
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_NAME = "journal.jsonl"
 CONFIG_NAME = "config.toml"
+LOCK_NAME = ".lock"
 
 # Events after which the journal is fsynced, so a crash costs at most the
 # trial in progress.
@@ -50,6 +53,10 @@ class RunDir:
     @property
     def config(self) -> Path:
         return self.path / CONFIG_NAME
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK_NAME
 
     @property
     def keras_tuner(self) -> Path:
@@ -112,6 +119,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        _drop_torn_tail(path)
         self._file = open(path, "a", encoding="utf-8")
 
     def __call__(self, event: Event) -> None:
@@ -133,6 +141,40 @@ class Journal:
                 self._file.close()
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that has no newline, left by a process that died mid-write.
+
+    Appending after such a line would glue the next event onto it, and both
+    would then be unreadable.
+    """
+    try:
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            # Scan back in blocks for the last complete line.
+            end = size
+            while end > 0:
+                start = max(0, end - 65536)
+                handle.seek(start)
+                newline = handle.read(end - start).rfind(b"\n")
+                if newline >= 0:
+                    keep = start + newline + 1
+                    break
+                end = start
+            else:
+                keep = 0
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
+    logger.warning("%s: dropped an incomplete last line (%d bytes) left by an interrupted write", path, size - keep)
+
+
 def _json_default(value: object) -> object:
     # numpy scalars and paths reach the journal through metrics and settings.
     if hasattr(value, "item"):
@@ -140,27 +182,33 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def read_journal(path: Path) -> list[Event]:
+def read_journal(path: Path, skipped: list[int] | None = None) -> list[Event]:
     """Read every event of a journal.
 
     A torn last line (the process died while writing it) is skipped. A bad
-    line elsewhere is logged and skipped, so one damaged record never hides
-    the rest of a run.
+    line elsewhere is skipped too, so one damaged record never hides the
+    rest of a run: their line numbers go into `skipped` when it is given,
+    and into one logged warning otherwise.
     """
     events: list[Event] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as error:
         raise RunDirError(f"{path}: cannot be read ({error.strerror}); check its permissions") from None
+    unreadable: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         event = _parse_line(line)
         if event is None:
             if number < len(lines):
-                logger.warning("%s:%d: skipped an unreadable journal line", path, number)
+                unreadable.append(number)
             continue
         events.append(event)
+    if skipped is not None:
+        skipped.extend(unreadable)
+    elif unreadable:
+        logger.warning("%s: skipped %d unreadable journal lines (the first is line %d)", path, len(unreadable), unreadable[0])
     return events
 
 
@@ -196,3 +244,57 @@ def follow_journal(path: Path, stop: Callable[[], bool], poll_seconds: float = 0
             if stop():
                 return
             time.sleep(poll_seconds)
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held while a process runs its study.
+
+    Two processes appending to one journal would interleave two searches, so
+    `tunescope resume` takes this lock before it writes anything. The lock
+    is an advisory `flock` on `.lock`, which the kernel releases when the
+    holder exits, even after `kill -9`. On platforms without `fcntl` the
+    lock is a no-op.
+    """
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self.run_dir = run_dir
+        self._file: Any = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise `RunDirError` naming the process that holds it."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        path = self.run_dir.lock
+        try:
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise RunDirError(f"{path}: cannot be opened ({error.strerror}); check the run directory's permissions") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunDirError(
+                f"{self.run_dir.path}: another tunescope process (pid {holder}) is running this study; "
+                f"wait for it to end, or watch it with `tunescope attach {self.run_dir.path}`"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

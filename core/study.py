@@ -22,18 +22,26 @@ from .errors import ModelError, TunescopeError
 from .events import (
     FINISHED,
     STOPPED,
+    Event,
     EventBus,
     EventSink,
     StudyFinished,
     StudyStarted,
+    TrialFinished,
     TunerFinished,
     TunerStarted,
 )
+from .resume import ResumePlan
 from .store import RunDir
 
 logger = logging.getLogger(__name__)
 
 FAILED_STUDY = "failed"
+
+# Thresholds of the memory-growth warning, which `MemoryWatch` explains.
+MEMORY_WINDOW = 10
+MEMORY_GROWTH_MB = 200.0
+MEMORY_NOISE_MB = 16.0
 
 
 @contextlib.contextmanager
@@ -113,7 +121,10 @@ class Study:
     """One experiment's tuners, run in turn, with events sent to `sinks`.
 
     Pass `dataset` to reuse data already loaded (the command line loads it
-    before creating the run directory, so bad data writes nothing).
+    before creating the run directory, so bad data writes nothing). Pass
+    `resume` (from `plan_resume`) to continue a run that an earlier process
+    left unfinished: finished tuners are skipped, the others continue their
+    Keras Tuner projects.
     """
 
     def __init__(
@@ -122,11 +133,13 @@ class Study:
         run_dir: RunDir,
         sinks: Sequence[EventSink] = (),
         dataset: Dataset | None = None,
+        resume: ResumePlan | None = None,
     ) -> None:
         self.experiment = experiment
         self.run_dir = RunDir(run_dir.path.resolve())
-        self.bus = EventBus(sinks)
+        self.bus = EventBus([*sinks, MemoryWatch()])
         self.dataset = dataset
+        self.resume = resume
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -149,7 +162,8 @@ class Study:
         experiment = self.experiment
         started = time.perf_counter()
         device = device_description()
-        logger.debug("study %s starting on %s, run directory %s", experiment.name, device, self.run_dir.path)
+        verb = "resuming" if self.resume is not None else "starting"
+        logger.debug("study %s %s on %s, run directory %s", experiment.name, verb, device, self.run_dir.path)
         self.bus.emit(
             StudyStarted(
                 study=experiment.name,
@@ -162,6 +176,7 @@ class Study:
                 device=device,
                 dataset=experiment.dataset.name,
                 model=experiment.model.family,
+                config_dir=self._config_dir(),
             )
         )
 
@@ -173,6 +188,10 @@ class Study:
             for tuner in experiment.tuners:
                 if self.cancelled:
                     break
+                if self.resume is not None and self.resume.skips(tuner.name):
+                    logger.info("tuner %s finished in an earlier process; skipped", tuner.name)
+                    results.append(self.resume.finished[tuner.name])
+                    continue
                 results.append(self._run_tuner(tuner, self.dataset))
         except TunescopeError as error:
             status, reason = FAILED_STUDY, str(error)
@@ -188,9 +207,16 @@ class Study:
             logger.debug("study %s %s after %.1f s", experiment.name, status, seconds)
         return results
 
+    def _config_dir(self) -> str:
+        if self.resume is not None and self.resume.study.config_dir:
+            return self.resume.study.config_dir
+        return str(self.experiment.base_dir) if self.experiment.base_dir is not None else ""
+
     def _run_tuner(self, tuner: TunerConfig, dataset: Dataset) -> TunerFinished:
         from .tuners.runner import run_tuner
 
+        resume = self.resume.tuners.get(tuner.name) if self.resume is not None else None
+        previous_seconds = resume.previous_search_seconds if resume is not None else 0.0
         logger.debug("tuner %s (%s) starting: %d trials of %d epochs", tuner.name, tuner.type, tuner.max_trials, tuner.epochs)
         self.bus.emit(
             TunerStarted(
@@ -200,6 +226,7 @@ class Study:
                 epochs=tuner.epochs,
                 executions_per_trial=tuner.executions_per_trial,
                 settings=dict(tuner.settings),
+                previous_search_seconds=previous_seconds,
             )
         )
         result = run_tuner(
@@ -210,6 +237,7 @@ class Study:
             best_model_path=self.run_dir.best_models / f"{tuner.name}.keras",
             emit=self.bus.emit,
             cancel_requested=self._cancel.is_set,
+            resume=resume,
         )
         self.bus.emit(result)
         # The events already show a normal finish; the log adds only trouble.
@@ -218,6 +246,59 @@ class Study:
                    f": {result.reason}" if result.reason else "")
         return result
 
+
+
+class MemoryWatch:
+    """An event sink that warns once when resident memory keeps growing from trial to trial.
+
+    The tuner releases each trial's model and traced graph before it builds
+    the next one, so the memory after a trial should level off. The watch
+    reads `TrialFinished.rss_mb` and warns when two tests pass. Memory is
+    more than `growth_mb` above the lowest value seen in the study, which
+    catches a slow leak once it adds up. And over the last `window` trials,
+    memory rose after at least three quarters of them and never fell by more
+    than `noise_mb` between two, which leaves out one large model that
+    raises memory once and then levels off.
+    """
+
+    def __init__(
+        self,
+        window: int = MEMORY_WINDOW,
+        growth_mb: float = MEMORY_GROWTH_MB,
+        noise_mb: float = MEMORY_NOISE_MB,
+    ) -> None:
+        self.window = window
+        self.growth_mb = growth_mb
+        self.noise_mb = noise_mb
+        self.samples: list[float] = []
+        self.lowest: float | None = None
+        self.warned = False
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, TrialFinished) or event.rss_mb is None or self.warned:
+            return
+        self.lowest = event.rss_mb if self.lowest is None else min(self.lowest, event.rss_mb)
+        self.samples = [*self.samples[1 - self.window:], event.rss_mb]
+        if self.growing():
+            self.warned = True
+            logger.warning(
+                "resident memory grew to %.0f MB, %.0f MB above its lowest in this study, and rose after most of "
+                "the last %d trials; if it keeps growing, stop the run and continue it in a fresh process with "
+                "`tunescope resume RUN_DIR`",
+                self.samples[-1],
+                self.samples[-1] - self.lowest,
+                self.window,
+            )
+
+    def growing(self) -> bool:
+        """Return whether the samples held now show the growth that warrants the warning."""
+        samples = self.samples
+        if len(samples) < self.window or self.lowest is None:
+            return False
+        steps = [later - earlier for earlier, later in zip(samples, samples[1:])]
+        rising = sum(step > 0 for step in steps)
+        steady = rising * 4 >= len(steps) * 3 and min(steps) >= -self.noise_mb
+        return steady and samples[-1] - self.lowest > self.growth_mb
 
 
 def check_model(experiment: Experiment, dataset: Dataset) -> None:
