@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 HP_TYPES = ("int", "float", "log", "choice")
 
@@ -206,6 +205,10 @@ class SearchSpace:
         """
         if n < 1 or not self.parameters:
             return []
+        # scipy.stats takes about a second to import, which the command line
+        # and the app's first screen should not pay.
+        from scipy.stats import qmc
+
         sampler = qmc.LatinHypercube(d=len(self.parameters), rng=seed)
         units = sampler.random(n)
         points = []

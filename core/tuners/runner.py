@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..config import Experiment, TunerConfig
 from ..data import Dataset
 from ..events import FINISHED, STOPPED, Event, TunerFinished
+from ..resume import TunerResume
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +30,15 @@ def run_tuner(
     best_model_path: Path,
     emit: Callable[[Event], None],
     cancel_requested: Callable[[], bool],
+    resume: TunerResume | None = None,
 ) -> TunerFinished:
     """Search with `tuner` and return its `TunerFinished` record (not emitted).
 
     Search time runs from the tuner's start until its best hyperparameters
     are known, trials and tuner overhead included; the test evaluation of
-    the best model afterwards is not part of it.
+    the best model afterwards is not part of it. With `resume`, the tuner
+    continues the Keras Tuner project in `project_dir`, and its search time
+    adds this process's to the time earlier processes spent.
     """
     import keras
 
@@ -40,6 +46,8 @@ def run_tuner(
     # and shuffling do not favour the tuner that happens to run first.
     keras.utils.set_random_seed(experiment.seed)
     started = time.perf_counter()
+    if resume is not None:
+        started -= resume.previous_search_seconds
 
     if tuner.type == "aisara-cloud":
         return _run_cloud(tuner, experiment, dataset, best_model_path, emit, cancel_requested, started)
@@ -58,20 +66,44 @@ def run_tuner(
     hypermodel = FamilyHyperModel(
         experiment.model, dataset.input_shape, dataset.num_classes, tuner.batch_size, experiment.search_paths()
     )
-    search = StudyTuner(
-        oracle,
-        hypermodel,
-        name=tuner.name,
-        epochs=tuner.epochs,
-        emit=emit,
-        cancel_requested=cancel_requested,
-        directory=str(project_dir),
-        project_name=tuner.name,
-        executions_per_trial=tuner.executions_per_trial,
-    )
+    try:
+        with _keras_tuner_output_logged(tuner.name):
+            # Keras Tuner reloads the project when project_dir/<name> contains one.
+            search = StudyTuner(
+                oracle,
+                hypermodel,
+                name=tuner.name,
+                epochs=tuner.epochs,
+                emit=emit,
+                cancel_requested=cancel_requested,
+                numbers=resume.numbers if resume is not None else None,
+                directory=str(project_dir),
+                project_name=tuner.name,
+                executions_per_trial=tuner.executions_per_trial,
+            )
+    except Exception as error:
+        # NOTE: Keras Tuner 1.4.8 rewrites oracle.json and trial.json in
+        # place, so a process killed during that write leaves a file that
+        # does not parse. The window is short, but then only this tuner fails.
+        logger.exception("tuner %s: its saved state in %s cannot be reloaded", tuner.name, project_dir / tuner.name)
+        return TunerFinished(
+            tuner=tuner.name,
+            status=FAILED_TUNER,
+            search_seconds=round(time.perf_counter() - started, 3),
+            reason=(
+                f"its saved state in {project_dir / tuner.name} cannot be reloaded ({describe_exception(error)}); "
+                "move that folder away to restart this tuner from its first trial"
+            ),
+        )
 
     status, reason = FINISHED, ""
     try:
+        with _keras_tuner_output_logged(tuner.name):
+            if resume is not None:
+                resume.restore(search)
+            # Saved before the first trial too, so that a process killed
+            # during it leaves a project that the next process reloads.
+            search.save()
         search.search(
             dataset.x_train,
             dataset.y_train,
@@ -122,6 +154,24 @@ def run_tuner(
         result.status = FAILED_TUNER
         result.reason = "no trial completed; see the failed trials' reasons in trials.csv"
     return result
+
+
+@contextlib.contextmanager
+def _keras_tuner_output_logged(tuner: str) -> Iterator[None]:
+    """Send what Keras Tuner prints (such as "Reloading Tuner from ...") to the debug log.
+
+    Keras Tuner 1.4.8 prints with `print`, which would land on the user's
+    terminal over the live view. The redirect swaps `sys.stdout` for the
+    whole process while it lasts, so it wraps only the short calls that print.
+    """
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    finally:
+        for line in captured.getvalue().splitlines():
+            if line.strip():
+                logger.debug("tuner %s: keras_tuner: %s", tuner, line.strip())
 
 
 def _evaluate_best(result: TunerFinished, model: Any, dataset: Dataset, path: Path) -> None:

@@ -12,6 +12,7 @@ it only when a study starts.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import threading
@@ -149,7 +150,9 @@ class StudyTuner(keras_tuner.Tuner):
 
     `emit` receives the events; `cancel_requested` is polled after every epoch
     and between trials. Trials that raise, whose loss turns NaN or that run
-    out of memory become failed trials with a one-line reason.
+    out of memory become failed trials with a one-line reason. `numbers`
+    maps the trial ids of an earlier process of a resumed run to their
+    numbers, so that numbering continues.
     """
 
     def __init__(
@@ -160,6 +163,7 @@ class StudyTuner(keras_tuner.Tuner):
         epochs: int,
         emit: Callable[[Event], None],
         cancel_requested: Callable[[], bool],
+        numbers: Mapping[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         self.name = name
@@ -168,7 +172,8 @@ class StudyTuner(keras_tuner.Tuner):
         self.cancel_requested = cancel_requested
         self._records: dict[str, _TrialRecord] = {}
         self._records_lock = threading.Lock()
-        self._numbers: dict[str, int] = {}
+        self._numbers: dict[str, int] = dict(numbers or {})
+        _remember_process_gradients()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     # The space is declared in full on the oracle, and the families read
@@ -187,7 +192,7 @@ class StudyTuner(keras_tuner.Tuner):
         super().on_trial_begin(trial)
         with self._records_lock:
             self._records[trial.trial_id] = _TrialRecord()
-            number = self._numbers.setdefault(trial.trial_id, len(self._numbers) + 1)
+            number = self._numbers.setdefault(trial.trial_id, max(self._numbers.values(), default=0) + 1)
         self.emit(
             TrialStarted(
                 tuner=self.name,
@@ -218,10 +223,41 @@ class StudyTuner(keras_tuner.Tuner):
         event.reason = "cancelled by the user"
         self.emit(event)
 
+    def record_ended_trial(self, trial_id: str, reason: str = "") -> None:
+        """Write the row of a trial that ended outside this process's training loop.
+
+        A resumed run uses it for a trial whose end the oracle saved before
+        the process died, and for a trial given up after repeated
+        interruptions. `reason` replaces the row's reason when given.
+        """
+        trial = self.oracle.trials[trial_id]
+        with self._records_lock:
+            self._numbers.setdefault(trial_id, max(self._numbers.values(), default=0) + 1)
+        event = self._finished_event(trial)
+        if event.status == COMPLETED and event.epochs == 0:
+            # The epoch count was lost with the process; a completed trial ran them all.
+            event.epochs = self._trial_epochs(trial.hyperparameters.values)
+        if reason:
+            event.reason = reason
+        self.emit(event)
+
     def running_trial_ids(self) -> list[str]:
         return [trial.trial_id for trial in self.oracle.ongoing_trials.values()]
 
     # -- training -----------------------------------------------------------
+
+    def search(self, *args: Any, **kwargs: Any) -> None:
+        # A full garbage collection scans every object TensorFlow and Keras
+        # created at import, 0.7 to 1.3 s each with TensorFlow 2.21 on a
+        # 2-core CPU (benchmarks/bench_overhead.py --profile). Freezing the
+        # objects alive at the search's start, after clear_session() has
+        # collected the garbage, leaves only the search's own objects to scan.
+        keras.backend.clear_session()
+        gc.freeze()
+        try:
+            super().search(*args, **kwargs)
+        finally:
+            gc.unfreeze()
 
     def run_trial(self, trial: keras_tuner.engine.trial.Trial, *args: Any, **kwargs: Any) -> list[Any]:
         values = trial.hyperparameters.values
@@ -260,6 +296,22 @@ class StudyTuner(keras_tuner.Tuner):
             model.set_weights(best_weights.weights)
             model.save_weights(self._get_checkpoint_fname(trial.trial_id))
         return histories
+
+    def _try_build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        # The earlier trials' graphs are collectable only once released.
+        _release_trial_gradients()
+        # Clearing the session between trials keeps memory flat over long
+        # studies (benchmarks/bench_memory.py: +7 MB over 50 trials, against
+        # +88 MB without), at the price of TensorFlow's kernel cache.
+        # Keras 3.15's clear_session() also runs a full garbage collection,
+        # which is cheap because `search` froze the objects alive before it.
+        keras.backend.clear_session()
+        model = self._build_hypermodel(hp)
+        if not isinstance(model, keras.Model):
+            raise keras_tuner.errors.FatalTypeError(
+                f"the model family returned {type(model).__name__}, not a keras.Model"
+            )
+        return model
 
     def _build_hypermodel(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         model = super()._build_hypermodel(hp)
@@ -350,6 +402,45 @@ def short_reason(message: str | None) -> str:
                 return text
             return f"{type_name}: {text}" if text else type_name
     return lines[-1]
+
+
+# -- memory between trials -----------------------------------------------------
+#
+# Each traced train step of Keras 3.15 on TensorFlow 2.21 registers a
+# gradient function named "CustomGradient-<n>" in TensorFlow's global gradient
+# registry (the optimizer's gradient all-reduce goes through
+# `tf.custom_gradient`), and that function's closure keeps the whole traced
+# graph alive. Nothing ever removes it, so every trial leaked about 6 MB
+# (benchmarks/bench_memory.py: +290 MB over 50 small trials). The entries of
+# finished trials are dropped before the next model is built; entries that
+# existed before the first trial of the process are kept.
+# NOTE: `ops._gradient_registry` is private to TensorFlow.
+
+_CUSTOM_GRADIENT_PREFIX = "CustomGradient-"
+_gradients_before_trials: set[str] | None = None
+
+
+def _gradient_registry() -> dict[str, Any] | None:
+    from tensorflow.python.framework import ops
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return registry if isinstance(registry, dict) else None
+
+
+def _remember_process_gradients() -> None:
+    global _gradients_before_trials
+    registry = _gradient_registry()
+    if _gradients_before_trials is None and registry is not None:
+        _gradients_before_trials = set(registry)
+
+
+def _release_trial_gradients() -> None:
+    registry = _gradient_registry()
+    if registry is None or _gradients_before_trials is None:
+        return
+    for name in [name for name in registry if name.startswith(_CUSTOM_GRADIENT_PREFIX)]:
+        if name not in _gradients_before_trials:
+            del registry[name]
 
 
 def _resident_mb() -> float | None:
