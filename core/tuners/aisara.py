@@ -334,7 +334,7 @@ class AiSaraOracle(keras_tuner.Oracle):
         self._previous_best = outcome.center
 
         if self._is_last_round(current.number):
-            self._finish("the last round ran" if self.rounds != 1 else "its only round ran")
+            self._finish(f"all {self.rounds} rounds ran" if self.rounds != 1 else "its one round ran")
         elif self.max_trials is not None and self.remaining_trials() <= 0:
             self._finish(f"max_trials={self.max_trials} reached")
         elif not outcome.update.searchable:

@@ -392,7 +392,9 @@ def next_bounds(
     shrinking = False
     for parameter in space:
         name = parameter.name
-        low, high = bounds[name]
+        # Bounds that went through a log10 round trip may sit an ulp outside
+        # the original range; the new bounds must not.
+        low, high = max(bounds[name][0], parameter.min), min(bounds[name][1], parameter.max)
         value = min(max(float(center[name]), low), high)
 
         if name in fixed or low >= high:
@@ -529,8 +531,11 @@ def _from_full_unit(parameter: HyperParameter, unit: float) -> float:
     """Invert `to_unit` over the original range, without the grid snapping of `from_unit`."""
     if parameter.is_log:
         low, high = math.log10(parameter.min), math.log10(parameter.max)
-        return 10 ** (low + unit * (high - low))
-    return parameter.min + unit * (parameter.max - parameter.min)
+        value = 10 ** (low + unit * (high - low))
+    else:
+        value = parameter.min + unit * (parameter.max - parameter.min)
+    # The log10 round trip can land an ulp outside the range.
+    return min(max(value, parameter.min), parameter.max)
 
 
 def _point_bounds(parameter: HyperParameter, value: float) -> tuple[float, float]:
