@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,36 @@ def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
     for name in ("journal.jsonl", "config.toml", "trials.csv", "summary.csv", "summary.md"):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "best_models" / "random.keras").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_current_epoch(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.replace("epochs = 1", "epochs = 4").replace("max_trials = 2", "max_trials = 3"))
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tunescope.tui.cli", "run", str(config), "--no-tui", "--out", str(run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        journal = run_dir / "journal.jsonl"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if journal.is_file() and '"epoch_ended"' in journal.read_text():
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130, stderr
+    assert "stopping after the current epoch" in stdout + stderr
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert events[-1]["event"] == "study_finished"
+    assert events[-1]["status"] == "stopped"
+    statuses = [e["status"] for e in events if e["event"] == "trial_finished"]
+    assert statuses[-1] == "cancelled"
+    assert len(statuses) < 3
+    assert (run_dir / "summary.md").is_file()
