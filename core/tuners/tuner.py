@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import math
+import os
 import threading
 import time
 import traceback
@@ -26,7 +28,9 @@ from typing import Any
 
 import keras
 import keras_tuner
+from keras_tuner.src import backend as keras_tuner_backend
 from keras_tuner.src import config as keras_tuner_config
+from keras_tuner.src import utils as keras_tuner_utils
 
 from ..config import ModelConfig
 from ..events import (
@@ -47,6 +51,30 @@ logger = logging.getLogger(__name__)
 # failed trial to stderr, over the live view. The traceback stays on the
 # trial (`trial.message`), and tunescope logs it at debug level.
 keras_tuner_config.DEBUG = False
+
+
+def _save_json_atomically(path: str, obj: Any) -> str:
+    """Write Keras Tuner's state files so that a kill never leaves half a file.
+
+    Keras Tuner 1.4.8 rewrites oracle.json, tuner0.json and each trial.json
+    in place, so a kill during the write left a file that no longer loads,
+    and the run could not be resumed. The text goes to a temporary file in
+    the same folder first, and `os.replace` swaps it in at once.
+    """
+    text = json.dumps(obj)
+    if "://" in str(path):
+        # Remote file systems (gs://) go through TensorFlow's file API as before.
+        with keras_tuner_backend.io.File(path, "w") as handle:
+            handle.write(text)
+        return text
+    temporary = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+    return text
+
+
+keras_tuner_utils.save_json = _save_json_atomically
 
 # Values Keras Tuner's Hyperband oracle adds to each trial for its own
 # bookkeeping; they are not hyperparameters of the model.
