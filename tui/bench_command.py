@@ -206,15 +206,3 @@ class _ForwardingHandler(logging.Handler):
             self._handlers = {key: handler}
         handler.handle(record)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `bench` on its own, as `python -m tunescope.tui.bench_command CONFIG ...`, until tui/cli.py wires it in."""
-    parser = argparse.ArgumentParser(prog="tunescope")
-    add_bench_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    logger.setLevel(logging.INFO)
-    return run_bench(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
