@@ -65,7 +65,7 @@ _SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password)", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """Which data set to load and how to cut it into train, validation and test."""
+    """The data set to load and its cut into train, validation and test."""
 
     name: str = "digits"
     path: Path | None = None
@@ -96,7 +96,7 @@ class Objective:
     direction: str = "max"
 
     def better(self, a: float, b: float) -> bool:
-        """Whether objective value `a` beats `b` in this direction."""
+        """Return whether objective value `a` beats `b` in this direction."""
         return a > b if self.direction == "max" else a < b
 
 
@@ -135,7 +135,7 @@ class Experiment:
         return (self.base_dir,) if self.base_dir is not None else ()
 
     def reported_metrics(self) -> list[str]:
-        """Every metric name the model reports during fit, validation included."""
+        """Return every metric name the model reports during fit, validation included."""
         return list(self.model.metrics) + [f"val_{m}" for m in self.model.metrics]
 
     def with_tuners(self, tuners: tuple[TunerConfig, ...]) -> Experiment:
@@ -344,13 +344,13 @@ class _Validator:
             parameters.append(self.hyperparameter(item, index, [p.name for p in parameters]))
         return SearchSpace(tuple(parameters))
 
-    def hyperparameter(self, item: dict[str, Any], index: int, taken: list[str]) -> HyperParameter:
+    def hyperparameter(self, item: dict[str, Any], index: int, used_names: list[str]) -> HyperParameter:
         where = f"space[{index}]"
         self.check_keys(item, where, _HP_KEYS)
         name = self.get(item, f"{where}.name", "str", required=True)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise self.fail(f"{where}.name", f"{name!r} is not a valid name; use letters, digits and '_', e.g. learning_rate")
-        if name in taken:
+        if name in used_names:
             raise self.fail(f"{where}.name", f"{name!r} is defined twice; give each hyperparameter its own name")
         where = f"space[{index}] ({name})"
         kind = self.get(item, f"{where}.type", "str", required=True)
@@ -568,9 +568,9 @@ class _Validator:
             "list": isinstance(value, list),
         }[kind]
         if not ok:
-            wanted = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list"}[kind]
+            expected = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list"}[kind]
             hint = example or {"str": f'{leaf} = "..."', "int": f"{leaf} = 10", "float": f"{leaf} = 0.5", "list": f"{leaf} = [...]"}[kind]
-            raise self.fail(key, f"expected {wanted}, got {value!r} ({_type_name(value)}); write e.g. {hint}")
+            raise self.fail(key, f"expected {expected}, got {value!r} ({_type_name(value)}); write e.g. {hint}")
         if kind == "float":
             value = float(value)
             if math.isnan(value) or math.isinf(value):

@@ -27,7 +27,7 @@ class HyperParameter:
 
     `log` is a float range sampled uniformly in log10 space. `step` is the
     spacing of an int or float range (for `log`, a multiplicative factor, as in
-    Keras Tuner). `values` holds the options of a choice.
+    Keras Tuner). `values` contains the options of a choice.
     """
 
     name: str
@@ -47,12 +47,12 @@ class HyperParameter:
         return self.type == "log"
 
     def int_values(self) -> list[int]:
-        """All values of an int range, in order."""
+        """Return all values of an int range, in order."""
         step = int(self.step or 1)
         return list(range(int(self.min), int(self.max) + 1, step))
 
     def contains(self, value: Any) -> bool:
-        """Whether `value` lies in this hyperparameter's range or choices."""
+        """Return whether `value` lies in this hyperparameter's range or choices."""
         if self.type == "choice":
             return value in self.values
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -109,7 +109,7 @@ class HyperParameter:
         return float(min(max(value, low), high))
 
     def grid_values(self) -> list[Value]:
-        """The values a grid search visits, or [] when the range is continuous."""
+        """Return the values a grid search visits, or [] when the range is continuous."""
         if self.type == "choice":
             return list(self.values)
         if self.type == "int":
@@ -124,14 +124,14 @@ class HyperParameter:
         return values
 
     def describe(self) -> str:
-        """A short human-readable form, e.g. `learning_rate log [0.0001, 0.01]`."""
+        """Return a short human-readable form, e.g. `learning_rate log [0.0001, 0.01]`."""
         if self.type == "choice":
             return f"{self.name} choice {list(self.values)}"
         step = f" step {self.step:g}" if self.step else ""
         return f"{self.name} {self.type} [{self.min:g}, {self.max:g}]{step}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The TOML/JSON form of this hyperparameter, without empty fields."""
+        """Return the TOML/JSON form of this hyperparameter, without empty fields."""
         data: dict[str, Any] = {"name": self.name, "type": self.type}
         if self.type == "choice":
             data["values"] = list(self.values)
@@ -239,7 +239,7 @@ class SearchSpace:
     def to_aisara(self) -> Any:
         """Return an `aisaratuners` `Hp` with this space's numeric ranges.
 
-        `Hp.numrange` knows only int, float and log ranges, so a space with a
+        `Hp.numrange` accepts only int, float and log ranges, so a space with a
         choice cannot be expressed there and raises `ValueError`.
         """
         from aisaratuners.aisara_keras_tuner import Hp
