@@ -282,7 +282,14 @@ class SetupScreen(Screen[None]):
                 values[spec.key] = select_value(control)
             elif isinstance(control, Input):
                 text = control.value
-                values[spec.key] = typed_value(text) if spec.kind == "number" else (text.strip() or None)
+                if spec.kind == "number":
+                    values[spec.key] = typed_value(text)
+                elif spec.key == "experiment.name":
+                    # The name names the run directory: an empty one is an
+                    # error for the loader to report, not a field to leave out.
+                    values[spec.key] = text.strip()
+                else:
+                    values[spec.key] = text.strip() or None
         return values
 
     def form_text(self) -> str:

@@ -145,7 +145,8 @@ class TrialTable(DataTable[Any]):
             return None
         record.epochs = event.epochs
         if isinstance(event, EpochEnded):
-            record.epoch = event.epoch + 1
+            # The next epoch is running, unless this was the last one.
+            record.epoch = min(event.epoch + 1, event.epochs) if event.epochs else event.epoch + 1
             record.metrics = dict(event.metrics)
             value = event.metrics.get(self.metric)
             record.objective = value if _is_number(value) else record.objective
