@@ -24,6 +24,7 @@ from tunescope.core.store import open_run_dir, read_journal
 
 from .screens.confirm import ConfirmDialog
 from .screens.setup import SetupScreen
+from .native_output import native_output_to_log
 from .settings import AppSettings, wants_ascii
 from .study_handle import finish_after_exit
 
@@ -127,7 +128,7 @@ def run_app(
     loop = asyncio.new_event_loop()
     hangup = getattr(signal, "SIGHUP", None)
     try:
-        with _logging_for_app():
+        with _logging_for_app(), native_output_to_log():
             if hangup is not None:
                 loop.add_signal_handler(hangup, app.hang_up)
             status = app.run(loop=loop)
