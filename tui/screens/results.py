@@ -141,8 +141,10 @@ class ResultsScreen(Screen[None]):
         except (TunescopeError, OSError) as error:
             self.notify(f"the reports could not be written: {error}", title="Export failed", severity="error")
             return
-        paths = "\n".join(str(path) for path in written)
-        self.query_one("#exported", Static).update(f"written:\n{paths}")
+        # Folder and file names on two lines, so all of them fit the short
+        # panel at the foot of an 80x24 screen.
+        names = ", ".join(path.name for path in written)
+        self.query_one("#exported", Static).update(f"written into {self.run_dir.path}:\n{names}")
         self.notify(f"wrote {len(written)} files into {self.run_dir.path}", title="Exported")
 
     def action_next_pair(self) -> None:
