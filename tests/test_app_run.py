@@ -178,7 +178,9 @@ async def test_results_key_opens_results(tmp_path: Path) -> None:
         await pilot.press("e")
         await pilot.pause()
         assert (screen.run_dir.path / "trials.csv").is_file()
-        assert str(screen.run_dir.path / "summary.md") in str(results.query_one("#exported").render())
+        exported = str(results.query_one("#exported").render())
+        assert str(screen.run_dir.path) in exported
+        assert "summary.md" in exported
 
 
 @run_async
