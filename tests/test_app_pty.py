@@ -14,37 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_experiment import tiny_experiment
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-[experiment]
-name = "pty"
-seed = 2
-output = "{output}"
-[dataset]
-name = "digits"
-train_size = 150
-test_size = 100
-[model]
-family = "dnn"
-[budget]
-max_trials = 2
-epochs = 1
-batch_size = 64
-[[space]]
-name = "num_layers"
-type = "int"
-min = 1
-max = 2
-[[space]]
-name = "learning_rate"
-type = "log"
-min = 1e-3
-max = 1e-2
-[[tuners]]
-type = "random"
-"""
 
 CTRL_R = b"\x12"
 CTRL_Q = b"\x11"
@@ -62,7 +35,7 @@ def wait_for(condition, timeout: float, what: str) -> None:
 def test_app_runs_study_in_terminal(tmp_path: Path) -> None:
     output = tmp_path / "runs"
     config = tmp_path / "pty.toml"
-    config.write_text(CONFIG.format(output=output))
+    config.write_text(tiny_experiment(name="pty", output=output))
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))

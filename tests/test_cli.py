@@ -13,37 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tiny_experiment import tiny_experiment
+
 from tunescope.tui.cli import main
 
 BROKEN = Path(__file__).parent / "configs" / "broken"
 
-TINY = """
-[experiment]
-name = "tiny"
-seed = 1
-[dataset]
-name = "digits"
-train_size = 150
-test_size = 100
-[model]
-family = "dnn"
-[budget]
-max_trials = 2
-epochs = 1
-batch_size = 64
-[[space]]
-name = "num_layers"
-type = "int"
-min = 1
-max = 2
-[[space]]
-name = "learning_rate"
-type = "log"
-min = 1e-3
-max = 1e-2
-[[tuners]]
-type = "random"
-"""
 
 
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,7 +53,7 @@ def test_unknown_command_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.slow
 def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
+    config.write_text(tiny_experiment())
     run_dir = tmp_path / "run"
     env = {**os.environ, "TERM": "xterm-256color"}
     result = subprocess.run(
@@ -98,7 +73,7 @@ def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_after_current_epoch(tmp_path: Path) -> None:
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY.replace("epochs = 1", "epochs = 4").replace("max_trials = 2", "max_trials = 3"))
+    config.write_text(tiny_experiment(epochs=4, max_trials=3))
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "tunescope.tui.cli", "run", str(config), "--no-tui", "--out", str(run_dir)],
