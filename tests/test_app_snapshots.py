@@ -1,4 +1,4 @@
-"""SVG snapshots of the three screens at 80x24 and 120x40, fed by the fake engine.
+"""SVG snapshots of the setup and results screens at 80x24 and 120x40, fed by the fake engine.
 
 Update them with `pytest tests/test_app_snapshots.py --snapshot-update` and
 look at the changed SVG files before committing them.
@@ -9,15 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_engine import DEVICE, FakeStudy, Host, fake_factory, scripted_events, settle
+from fake_engine import Host, scripted_events
 
 from tunescope.core.config import load_experiment
 from tunescope.core.store import RunDir
 from tunescope.tui.app import TunescopeApp
 from tunescope.tui.screens.results import ResultsScreen
-from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.settings import AppSettings
-from tunescope.tui.widgets.trial_table import TrialTable
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "sample_configs" / "quickstart.toml"
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -33,7 +31,7 @@ def fixed_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def run_dir(tmp_path: Path) -> RunDir:
     """A run directory whose name, the only part the screens show, is fixed."""
     path = tmp_path / "snapshot-run"
-    path.mkdir()
+    path.mkdir(parents=True)
     return RunDir(path)
 
 
@@ -41,21 +39,6 @@ def run_dir(tmp_path: Path) -> RunDir:
 def test_setup_screen(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app = TunescopeApp(settings=AppSettings())
     assert snap_compare(app, terminal_size=size)
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_run_screen_mid_study(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    studies: list[FakeStudy] = []
-    # The 14th trial is bayesian's 6th: random has finished and its 2nd trial failed.
-    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=14), device_probe=lambda: DEVICE)
-    screen = RunScreen.live(settings, load_experiment(QUICKSTART), run_dir(tmp_path))
-
-    async def until_paused(pilot) -> None:  # type: ignore[no-untyped-def]
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        table = screen.query_one(TrialTable)
-        await settle(pilot, lambda: table.records.get("bayesian/06") is not None and table.records["bayesian/06"].epoch == 1)
-
-    assert snap_compare(Host(screen, studies), terminal_size=size, run_before=until_paused)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -70,8 +70,16 @@ class TunerProgress(Static):
         self.refresh(layout=True)
 
     def mark_time(self, time: float) -> None:
-        """Advance the clock the estimates use to the time of the latest event."""
-        self.now = max(self.now, time)
+        """Advance the clock the estimates use to the time of the latest event.
+
+        The time left of a running tuner changes with it, so the panel is
+        redrawn; Textual folds many refresh requests into one frame.
+        """
+        if time <= self.now:
+            return
+        self.now = time
+        if any(state.status == RUNNING for state in self.tuners.values()):
+            self.refresh()
 
     def tuner_started(self, event: TunerStarted) -> None:
         state = self.tuners.setdefault(event.tuner, TunerState(event.tuner))
