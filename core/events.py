@@ -104,7 +104,7 @@ class EpochEnded(Event):
 class TrialFinished(Event):
     """One trial's outcome: the row of `trials.csv`.
 
-    `metrics` holds each metric at the trial's best epoch for the objective,
+    `metrics` contains each metric at the trial's best epoch for the objective,
     and `objective` that epoch's objective value (None when the trial failed).
     `fit_seconds` is the wall time of `model.fit` alone.
     """

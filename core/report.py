@@ -587,7 +587,7 @@ def _comparison_markdown(report: StudyReport) -> str:
 
 
 def _explanations_markdown(report: StudyReport) -> str:
-    """One explainability section per tuner that started: importance, heat map, curves, bounds."""
+    """Write one explainability section per tuner that started: importance, heat map, curves, bounds."""
     study = report.study
     names = [name for name in report.tuner_names() if any(t.tuner == name for t in report.trials)]
     if study is None or not names:

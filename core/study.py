@@ -49,7 +49,7 @@ def native_stderr_to_log() -> Iterator[None]:
     """Send what native code writes to stderr into the debug log instead.
 
     TensorFlow's C++ runtime prints start-up notices (oneDNN, CUDA probing)
-    straight to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says, which
+    straight to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL is set to, which
     would land over the live view. Only file descriptor 2 is redirected, and
     only while the block runs.
     """

@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 
 def run_cancellable(study: Any, name: str = "tunescope-study") -> BaseException | None:
-    """Run the study in a worker thread; Ctrl-C asks it to stop cleanly.
+    """Run the study in a worker thread; Ctrl-C requests a clean stop.
 
     The first Ctrl-C (or SIGTERM) stops the study after the current epoch;
     a second one exits at once, losing only the trial in progress, since the
@@ -39,9 +39,9 @@ def run_cancellable(study: Any, name: str = "tunescope-study") -> BaseException 
             done.set()
 
     # Ctrl-C is handled by a signal handler, not by catching
-    # KeyboardInterrupt around Thread.join: on Python 3.11 an interrupted
-    # join can mark the still-running worker as finished (CPython issue
-    # 90882), and the process would then exit under the running study.
+    # KeyboardInterrupt around Thread.join. On Python 3.11 an interrupted
+    # join can mark the still-running worker as finished, and the process
+    # would then exit under the running study.
     def on_interrupt(signum: int, frame: object) -> None:
         if study.cancelled:
             logger.warning("stopping now; the trial in progress is lost")

@@ -67,7 +67,7 @@ def compute_importance(
     names = space.names
     zeros = {name: 0.0 for name in names}
 
-    # Each leaf holds at least two trials, so a tree needs four to split once.
+    # Each leaf contains at least two trials, so a tree needs four to split once.
     needed = max(MIN_TRIALS, 2 * MIN_SAMPLES_LEAF)
     if len(usable) < needed:
         return Importance(zeros, f"too few trials ({len(usable)} usable, {needed} needed)", len(usable))

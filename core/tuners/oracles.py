@@ -16,7 +16,7 @@ ORACLE_TYPES = ("random", "bayesian", "hyperband", "grid", "aisara")
 
 
 def tuner_seed(seed: int, tuner_name: str) -> int:
-    """The seed of one tuner's oracle, derived from the experiment seed.
+    """Derive the seed of one tuner's oracle from the experiment seed.
 
     Oracles seeded alike draw the same first points, so random search and
     Bayesian optimisation would start from identical trials. Mixing in the

@@ -35,7 +35,7 @@ def run_tuner(
     """Search with `tuner` and return its `TunerFinished` record (not emitted).
 
     Search time runs from the tuner's start until its best hyperparameters
-    are known, trials and tuner overhead included; the test evaluation of
+    are known, trials and tuner overhead included. The test evaluation of
     the best model afterwards is not part of it. With `resume`, the tuner
     continues the Keras Tuner project in `project_dir`, and its search time
     adds this process's to the time earlier processes spent.

@@ -113,7 +113,7 @@ class FamilyHyperModel(keras_tuner.HyperModel):
 
 @dataclass
 class _TrialRecord:
-    """What the tuner learns about the running trial while it trains."""
+    """The facts the tuner records about the running trial while it trains."""
 
     started: float = field(default_factory=time.perf_counter)
     fit_seconds: float = 0.0
@@ -153,7 +153,7 @@ class _BestEpochWeights(keras.callbacks.Callback):
     """Keeps the weights of the best epoch in memory.
 
     Keras Tuner's own `SaveBestEpoch` writes a checkpoint at every improving
-    epoch; holding the weights in memory and writing them once per trial
+    epoch. Holding the weights in memory and writing them once per trial
     gives the same checkpoint for a fraction of the I/O.
     """
 
@@ -480,7 +480,7 @@ def _resident_mb() -> float | None:
 
 
 def describe_exception(error: BaseException) -> str:
-    """One line for an error that ended a tuner: its last traceback line."""
+    """Return one line for an error that ended a tuner: its last traceback line."""
     return short_reason("".join(traceback.format_exception(error)))
 
 
