@@ -427,8 +427,12 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
     """Build the comparison table as text cells: (measure, {tuner: cell}) per row.
 
     Rows: status, best objective, test accuracy, search time, trainable
-    parameters, explainability, trials completed / failed. The Markdown
-    report, the headless view and the app all render these rows.
+    params, explainability, trials ok / failed. The Markdown report, the
+    headless view and the app all render these rows. Cells are at most 12
+    characters, except "no completed trial", so that four tuners fit 80
+    columns. For that reason the status cell is the tuner's own status
+    ("stopped", not "incomplete (stopped)"), and trials cancelled by a stop
+    are counted in the notes of summary.md, not here.
     """
     summaries = tuner_summaries(report)
     best_label = f"best {report.objective}"
@@ -437,15 +441,15 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
         (best_label, {}),
         ("test accuracy", {}),
         ("search time", {}),
-        ("trainable parameters", {}),
+        ("trainable params", {}),
         ("explainability", {}),
-        ("trials completed / failed", {}),
+        ("trials ok / failed", {}),
     ]
     cells = dict(rows)
 
     for summary in summaries:
         name = summary.name
-        cells["status"][name] = summary.status_text
+        cells["status"][name] = summary.status
         if summary.best is not None:
             cells[best_label][name] = format_metric(report.objective, summary.best_objective)
         elif summary.status == NOT_STARTED:
@@ -454,14 +458,11 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
             cells[best_label][name] = "no completed trial"
         cells["test accuracy"][name] = format_metric("accuracy", summary.test_accuracy)
         cells["search time"][name] = format_duration(summary.search_seconds) if summary.search_seconds is not None else MISSING
-        cells["trainable parameters"][name] = format_count(summary.trainable_params)
+        cells["trainable params"][name] = format_count(summary.trainable_params)
         cells["explainability"][name] = (
             explainability_summary(summary.type, summary.has_rounds) if summary.status != NOT_STARTED else MISSING
         )
-        counts = f"{summary.trials_completed} / {summary.trials_failed}"
-        if summary.trials_cancelled:
-            counts += f" (+{summary.trials_cancelled} cancelled)"
-        cells["trials completed / failed"][name] = counts
+        cells["trials ok / failed"][name] = f"{summary.trials_completed} / {summary.trials_failed}"
     return rows
 
 
@@ -580,10 +581,11 @@ def _comparison_markdown(report: StudyReport) -> str:
     legend = (
         "Search time is the wall-clock time from a tuner's start until its best hyperparameters "
         "are known. Test accuracy is the best model re-evaluated on the held-out test data. "
-        "Trainable parameters count the weights of the best model that training updates. "
+        "Trainable params count the weights of the best model that training updates. "
+        "Trials ok / failed counts the completed and the failed trials. "
         + EXPLAINABILITY_LEGEND
     )
-    return "## Comparison\n\n" + _markdown_table(table) + "\n\n" + textwrap.fill(legend, MARKDOWN_WIDTH)
+    return "## Comparison\n\n" + _markdown_tables(table) + "\n\n" + textwrap.fill(legend, MARKDOWN_WIDTH)
 
 
 def _explanations_markdown(report: StudyReport) -> str:
@@ -614,7 +616,7 @@ def _best_hyperparameters_markdown(report: StudyReport, summaries: list[TunerSum
             cells.append(MISSING if value is None else format_value(value))
         rows.append([name, *cells])
     table = pd.DataFrame(rows, columns=["hyperparameter", *(summary.name for summary in started)])
-    return "## Best hyperparameters\n\n" + _markdown_table(table)
+    return "## Best hyperparameters\n\n" + _markdown_tables(table)
 
 
 def _rounds_markdown(report: StudyReport, summaries: list[TunerSummary]) -> str:
@@ -654,6 +656,9 @@ def _notes_markdown(summaries: list[TunerSummary]) -> str:
             count = summary.trials_completed
             if count:
                 note += f" Its figures come from its {count} completed trial{'' if count == 1 else 's'}."
+            cancelled = summary.trials_cancelled
+            if cancelled:
+                note += f" {cancelled} trial{' was' if cancelled == 1 else 's were'} cancelled."
             notes.append(note)
         if summary.best is None and summary.last_failure is not None:
             failure = summary.last_failure
@@ -664,6 +669,29 @@ def _notes_markdown(summaries: list[TunerSummary]) -> str:
     if not notes:
         return ""
     return "## Notes\n\n" + "\n".join(_wrap_item(note) for note in notes)
+
+
+def _markdown_tables(table: pd.DataFrame) -> str:
+    """Write `table` as Markdown tables of at most `MARKDOWN_WIDTH` columns.
+
+    The first column (the row labels) repeats in every table, and the other
+    columns (one per tuner) fill each table in order until the next would make
+    it too wide. A single column too wide on its own still gets a table.
+    """
+    label, *others = table.columns
+    groups: list[list[str]] = []
+    for column in others:
+        if groups and _table_width(table[[label, *groups[-1], column]]) <= MARKDOWN_WIDTH:
+            groups[-1].append(column)
+        else:
+            groups.append([column])
+    if not groups:
+        return _markdown_table(table)
+    return "\n\n".join(_markdown_table(table[[label, *group]]) for group in groups)
+
+
+def _table_width(table: pd.DataFrame) -> int:
+    return max(len(line) for line in _markdown_table(table).splitlines())
 
 
 def _markdown_table(table: pd.DataFrame) -> str:

@@ -52,3 +52,17 @@ def test_results_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> 
         await pilot.pause()
 
     assert snap_compare(Host(screen), terminal_size=size, run_before=until_drawn)
+
+
+def test_results_screen_tuner_tab(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = run_dir(tmp_path)
+    events = scripted_events(load_experiment(QUICKSTART), directory)
+    screen = ResultsScreen(AppSettings(), directory, events)
+
+    async def first_tuner(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("n")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(Host(screen), terminal_size=(80, 24), run_before=first_tuner)

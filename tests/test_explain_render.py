@@ -507,10 +507,10 @@ def test_markdown_without_trials():
 @pytest.mark.parametrize(
     ("tuner_type", "has_rounds", "expected"),
     [
-        ("random", False, "imp, map, curve"),
-        ("aisara", True, "imp, map, curve, bounds"),
-        ("aisara", False, "imp, map, curve, no rounds"),
-        ("bayesian", False, "imp, map, curve"),
+        ("random", False, "3 pictures"),
+        ("aisara", True, "4 pictures"),
+        ("aisara", False, "3, no rounds"),
+        ("bayesian", False, "3 pictures"),
     ],
 )
 def test_explainability_summary_cases(tuner_type, has_rounds, expected):

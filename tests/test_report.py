@@ -9,6 +9,7 @@ regenerate them and review the diff:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -409,19 +410,19 @@ def test_comparison_rows_cells(report):
     assert comparison_cell(report, "best val_accuracy", "random") == "87.91%"
     assert comparison_cell(report, "test accuracy", "aisara") == "87.02%"
     assert comparison_cell(report, "search time", "random") == "3m 40s"
-    assert comparison_cell(report, "trainable parameters", "random") == "143,905"
-    assert comparison_cell(report, "trials completed / failed", "random") == "3 / 1"
+    assert comparison_cell(report, "trainable params", "random") == "143,905"
+    assert comparison_cell(report, "trials ok / failed", "random") == "3 / 1"
 
 
 def test_comparison_rows_explainability(report):
-    assert comparison_cell(report, "explainability", "aisara") == "imp, map, curve, bounds"
-    assert comparison_cell(report, "explainability", "random") == "imp, map, curve"
+    assert comparison_cell(report, "explainability", "aisara") == "4 pictures"
+    assert comparison_cell(report, "explainability", "random") == "3 pictures"
 
 
 def test_comparison_rows_mark_cancelled_tuner(report):
-    assert comparison_cell(report, "status", "bayesian") == "incomplete (stopped)"
+    assert comparison_cell(report, "status", "bayesian") == "stopped"
     assert comparison_cell(report, "best val_accuracy", "bayesian") == "87.12%"
-    assert comparison_cell(report, "trials completed / failed", "bayesian") == "2 / 0 (+1 cancelled)"
+    assert comparison_cell(report, "trials ok / failed", "bayesian") == "2 / 0"
 
 
 def test_comparison_rows_incomplete_tuner():
@@ -430,15 +431,15 @@ def test_comparison_rows_incomplete_tuner():
     assert comparison_cell(report, "status", "aisara") == "incomplete"
     assert comparison_cell(report, "best val_accuracy", "aisara") == "82.56%"
     assert comparison_cell(report, "search time", "aisara") == "29.0s"
-    assert comparison_cell(report, "explainability", "aisara") == "imp, map, curve, bounds"
+    assert comparison_cell(report, "explainability", "aisara") == "4 pictures"
 
 
 def test_comparison_rows_all_trials_failed():
     report = collect(killed_run_events())
 
-    assert comparison_cell(report, "status", "grid") == "incomplete (failed)"
+    assert comparison_cell(report, "status", "grid") == "failed"
     assert comparison_cell(report, "best val_accuracy", "grid") == "no completed trial"
-    assert comparison_cell(report, "trials completed / failed", "grid") == "0 / 2"
+    assert comparison_cell(report, "trials ok / failed", "grid") == "0 / 2"
 
 
 def test_comparison_rows_tuner_not_started():
@@ -488,6 +489,55 @@ def test_markdown_gives_end_reason():
 def test_markdown_lines_fit_width(report):
     for line in summary_markdown(report).splitlines():
         assert len(line) <= MARKDOWN_WIDTH, line
+
+
+def renamed_tuners(names: list[str]) -> list:
+    """Repeat the finished random tuner of `sample_events` under each of `names`."""
+    random_events = [event for event in sample_events() if getattr(event, "tuner", None) == "random"]
+    events: list = [study_started(names)]
+    for name in names:
+        events += [dataclasses.replace(event, tuner=name) for event in random_events]
+    return events
+
+
+def comparison_section(text: str) -> list[str]:
+    start = text.index("## Comparison")
+    return text[start : text.index("## Best hyperparameters")].splitlines()
+
+
+def test_markdown_four_tuners_one_table():
+    text = summary_markdown(collect(renamed_tuners(["random", "bayesian", "hyperband", "aisara_cloud"])))
+    lines = comparison_section(text)
+    headers = [line for line in lines if line.startswith("| measure")]
+
+    assert len(headers) == 1
+    assert max(len(line) for line in lines) <= MARKDOWN_WIDTH
+
+
+def test_markdown_eight_tuners_split_tables():
+    names = [f"tuner_number_{index}" for index in range(8)]
+    text = summary_markdown(collect(renamed_tuners(names)))
+    lines = comparison_section(text)
+    headers = [line for line in lines if line.startswith("| measure")]
+
+    assert len(headers) > 1
+    assert max(len(line) for line in lines) <= MARKDOWN_WIDTH
+    for name in names:
+        assert sum(name in header for header in headers) == 1, name
+
+
+def test_markdown_legend_names_pictures(report):
+    text = summary_markdown(report)
+
+    assert "hyperparameter importance, a heat map of the objective" in text
+    assert "bounds per round" in text
+
+
+def test_markdown_notes_cancelled_trials(report):
+    text = " ".join(summary_markdown(report).split())
+
+    assert "bayesian: incomplete, the tuner stopped" in text
+    assert "1 trial was cancelled." in text
 
 
 def test_markdown_without_events():

@@ -22,6 +22,7 @@ from tunescope.core.errors import TunescopeError
 from tunescope.core.events import StudyFinished
 from tunescope.core.store import open_run_dir, read_journal
 
+from .ascii_chrome import use_ascii_chrome
 from .screens.confirm import ConfirmDialog
 from .screens.setup import SetupScreen
 from .native_output import native_output_to_log
@@ -54,6 +55,8 @@ class TunescopeApp(App[int]):
         self.run_dir_path = run_dir
         self.start = start
         self.terminal_lost = False
+        if self.settings.ascii_only:
+            use_ascii_chrome(self)
 
     def on_mount(self) -> None:
         if self.run_dir_path is None:

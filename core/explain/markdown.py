@@ -77,23 +77,29 @@ def tuner_explanation_markdown(
 
 
 def explainability_summary(tuner_type: str, has_rounds: bool) -> str:
-    """Return the comparison table's explainability cell: the pictures this tuner's report has.
+    """Return the comparison table's explainability cell: how many pictures this tuner's report has.
 
-    The cell is short so that a table of several tuners fits a terminal;
-    `EXPLAINABILITY_LEGEND` spells the abbreviations out.
+    Every tuner gets three pictures, and a tuner that searched in rounds gets a
+    fourth. The cell is short so that a table of four tuners with names of up
+    to 10 characters fits 80 columns. `EXPLAINABILITY_LEGEND` and
+    `EXPLAINABILITY_KEY` name the pictures.
     """
-    offered = ["imp", "map", "curve"]
     if has_rounds:
-        offered.append("bounds")
-    elif tuner_type in AISARA_TYPES:
-        offered.append("no rounds")
-    return ", ".join(offered)
+        return "4 pictures"
+    if tuner_type in AISARA_TYPES:
+        # AiSara searches in rounds, so a missing bound history is worth flagging.
+        return "3, no rounds"
+    return "3 pictures"
 
 
 EXPLAINABILITY_LEGEND = (
-    "Explainability lists the pictures below for each tuner: imp = hyperparameter importance, "
-    "map = heat map of the objective, curve = best-so-far curve, bounds = search-space bounds per round."
+    "Explainability counts the pictures that the Explainability section shows for each tuner: "
+    "hyperparameter importance, a heat map of the objective and the best-so-far curve, "
+    "and a fourth, the search-space bounds per round, for a tuner that searches in rounds (AiSara)."
 )
+
+# The legend in one line of at most 80 columns, for the app's comparison view.
+EXPLAINABILITY_KEY = "pictures = importance, heat map, best-so-far curve (+ bounds per round)"
 
 
 def _heat_map_axes(importance: Importance, space: SearchSpace) -> list[str]:

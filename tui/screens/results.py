@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
 from textual.worker import Worker, WorkerState
 
 from tunescope.core.config import Objective
@@ -18,6 +19,7 @@ from tunescope.core.errors import TunescopeError
 from tunescope.core.events import Event, TrialFinished
 from tunescope.core.explain import bound_history, compute_importance
 from tunescope.core.explain.ascii import format_value, render_bound_history, render_importance
+from tunescope.core.explain.markdown import EXPLAINABILITY_KEY
 from tunescope.core.report import StudyReport, collect, comparison_rows, format_metric, tuner_summaries, write_reports
 from tunescope.core.space import SearchSpace
 from tunescope.core.store import RunDir
@@ -37,12 +39,21 @@ class TunerPictures:
     bounds: str
 
 
+COMPARE_TAB = "compare"
+
+
 class ResultsScreen(Screen[None]):
-    """The comparison table, then a tab per tuner: best hyperparameters, heat map, importance."""
+    """A tab with the comparison table, then a tab per tuner: best hyperparameters, heat map, importance.
+
+    One tab at a time keeps a tuner's pictures readable at 80x24. A tuner's tab
+    scrolls, and the line below it shows which rows are in view.
+    """
 
     CSS_PATH = "results.tcss"
     BINDINGS = [
-        Binding("e", "export", "Export CSV+MD"),
+        Binding("e", "export", "Export"),
+        Binding("b", "previous_tab", "Prev tab"),
+        Binding("n", "next_tab", "Next tab"),
         Binding("p", "next_pair", "Map pair"),
         Binding("escape", "back", "Back"),
     ]
@@ -59,18 +70,25 @@ class ResultsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ComparisonTable(comparison_rows(self.report), id="comparison")
         summaries = {summary.name: summary for summary in tuner_summaries(self.report)}
-        with TabbedContent(id="tuner-tabs"):
+        with TabbedContent(id="tabs", initial=COMPARE_TAB):
+            with TabPane("compare", id=COMPARE_TAB):
+                yield ComparisonTable(comparison_rows(self.report), id="comparison")
+                yield Static(EXPLAINABILITY_KEY, id="legend", markup=False)
+                yield Static(
+                    "e writes trials.csv, summary.csv and summary.md into the run directory",
+                    id="exported",
+                    markup=False,
+                )
             for index, name in enumerate(self.tuner_names):
                 with TabPane(name, id=f"tuner-{index}"):
-                    with VerticalScroll(classes="tuner-pane"):
+                    with VerticalScroll(id=f"pane-{index}", classes="tuner-pane"):
                         summary = summaries.get(name)
                         yield Static(self._best_text(summary.best if summary else None), classes="best", markup=False)
                         yield HeatMap(self.settings.ascii_only, id=f"map-{index}")
                         yield Static("computing importance...", id=f"importance-{index}", markup=False, classes="importance")
                         yield Static("", id=f"bounds-{index}", markup=False, classes="bounds")
-        yield Static("e writes trials.csv, summary.csv and summary.md into the run directory", id="exported", markup=False)
+                    yield Static("", id=f"rows-{index}", markup=False, classes="rows")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -81,7 +99,41 @@ class ResultsScreen(Screen[None]):
             self.add_class("-ascii")
         for index, name in enumerate(self.tuner_names):
             self.query_one(f"#map-{index}", HeatMap).configure(self.space, self.objective, self._trials_of(name), tuner=name)
+            pane = self.query_one(f"#pane-{index}", VerticalScroll)
+            self.watch(pane, "scroll_y", partial(self._scrolled, index), init=False)
         self.compute_pictures()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_all_rows)
+
+    def _show_all_rows(self) -> None:
+        for index in range(len(self.tuner_names)):
+            self._show_rows(index)
+
+    def _scrolled(self, index: int, scroll_y: float) -> None:
+        self._show_rows(index)
+
+    def _show_rows(self, index: int) -> None:
+        """Show which rows of a tuner's tab are in view and the keys that scroll it, or nothing when all rows fit."""
+        pane = self.query_one(f"#pane-{index}", VerticalScroll)
+        total = pane.virtual_size.height
+        visible = pane.scrollable_content_region.height
+        label = self.query_one(f"#rows-{index}", Static)
+        if visible <= 0 or total <= visible:
+            label.update("")
+            return
+        first = round(pane.scroll_y) + 1
+        last = min(first + visible - 1, total)
+        label.update(f"rows {first}-{last} of {total}: up/down or PgUp/PgDn scrolls")
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # Focus the tuner's pane, so that the arrow and page keys scroll it.
+        pane_id = event.pane.id or ""
+        if pane_id.startswith("tuner-"):
+            index = pane_id.removeprefix("tuner-")
+            self.query_one(f"#pane-{index}", VerticalScroll).focus()
+            self.call_after_refresh(self._show_rows, int(index))
+        self.refresh_bindings()
 
     def _trials_of(self, tuner: str) -> list[TrialFinished]:
         return [trial for trial in self.report.trials if trial.tuner == tuner]
@@ -132,6 +184,7 @@ class ResultsScreen(Screen[None]):
             bounds = self.query_one(f"#bounds-{index}", Static)
             bounds.update(picture.bounds)
             bounds.display = bool(picture.bounds)
+        self.call_after_refresh(self._show_all_rows)
 
     # -- actions ---------------------------------------------------------------
 
@@ -145,19 +198,31 @@ class ResultsScreen(Screen[None]):
         # panel at the foot of an 80x24 screen.
         names = ", ".join(path.name for path in written)
         self.query_one("#exported", Static).update(f"written into {self.run_dir.path}:\n{names}")
+        # The written paths are on the comparison tab.
+        self.query_one(TabbedContent).active = COMPARE_TAB
         self.notify(f"wrote {len(written)} files into {self.run_dir.path}", title="Exported")
 
     def action_next_pair(self) -> None:
         active = self.query_one(TabbedContent).active
-        if active:
+        if active.startswith("tuner-"):
             index = active.removeprefix("tuner-")
             self.query_one(f"#map-{index}", HeatMap).next_pair()
+            self.call_after_refresh(self._show_rows, int(index))
+
+    def action_next_tab(self) -> None:
+        self.query_one(TabbedContent).query_one(Tabs).action_next_tab()
+
+    def action_previous_tab(self) -> None:
+        self.query_one(TabbedContent).query_one(Tabs).action_previous_tab()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             # The default screen is always at the bottom; attach mode shows
             # results right above it, with nothing to go back to.
             return len(self.app.screen_stack) > 2
+        if action == "next_pair":
+            # Shown dimmed on the comparison tab, which has no heat map.
+            return True if self.query_one(TabbedContent).active.startswith("tuner-") else None
         return True
 
     def action_back(self) -> None:
