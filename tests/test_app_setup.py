@@ -18,6 +18,8 @@ from tunescope.tui.screens.path_prompt import PathPrompt
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.screens.setup import SetupScreen
 from tunescope.tui.settings import AppSettings
+from textual.widgets import Input, Select, TabbedContent, TabPane
+
 from tunescope.tui.widgets.form_row import FormRow
 from tunescope.tui.widgets.space_editor import SpaceEditor
 from tunescope.tui.widgets.tuner_editor import TunerEditor
@@ -61,6 +63,12 @@ async def checked(pilot) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot, lambda: not screen._validation_queued)
 
 
+async def show(pilot, tab: str) -> None:  # type: ignore[no-untyped-def]
+    """Show a tab of the setup screen, composing its fields on first use."""
+    await pilot.app.screen.action_show_tab(tab)
+    await pilot.pause()
+
+
 async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
     widget = pilot.app.screen.query_one(selector)
     widget.focus()
@@ -93,12 +101,14 @@ async def test_fields_show_loader_messages() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-data")
 
         await type_into(pilot, "#field-dataset-train_size", "5")
         row = screen.query_one("#row-dataset-train_size", FormRow)
         assert row.has_class("-invalid")
         assert str(row.query_one(".form-note").render()) == "5 is too small; use 10 or more"
-        assert str(screen.query_one("#status").render()) == loader_message(screen)
+        assert loader_message(screen).endswith("dataset.train_size: 5 is too small; use 10 or more")
+        assert str(screen.query_one("#status").render()) == "Train size: 5 is too small; use 10 or more"
         assert screen.experiment is None
 
         await type_into(pilot, "#field-dataset-train_size", "50")
@@ -120,6 +130,7 @@ async def test_family_shows_its_fields() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-model")
         assert not screen.query_one("#row-model-backbone").display
         assert not screen.query_one("#row-model-function").display
 
@@ -142,8 +153,8 @@ async def test_space_editor_add_and_remove() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-space")
         editor = screen.query_one(SpaceEditor)
-        screen.query_one("TabbedContent").active = "tab-space"
         editor.rows[0].focus_first()
         await pilot.press("ctrl+n")
         await settle(pilot, lambda: len(editor.rows) == 4)
@@ -173,6 +184,7 @@ async def test_space_editor_marks_fields() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-space")
         row = screen.query_one(SpaceEditor).rows[0]
         row.controls["min"].value = "9"
         await checked(pilot)
@@ -199,6 +211,7 @@ async def test_tuner_settings_show_problems() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-tuners")
         editor = screen.query_one(TunerEditor)
         editor.rows[2].controls["settings"].value = "facter = 3"
         await checked(pilot)
@@ -255,6 +268,8 @@ async def test_config_prefills_form(in_tmp: Path) -> None:
         screen = setup_screen(app)
         assert screen.query_one("#field-experiment-name").value == "quickstart"
         assert screen.query_one("#field-budget-epochs").value == "6"
+        await show(pilot, "tab-space")
+        await show(pilot, "tab-tuners")
         assert len(screen.query_one(SpaceEditor).rows) == 3
         assert len(screen.query_one(TunerEditor).rows) == 4
         assert screen.experiment is not None
@@ -275,7 +290,9 @@ async def test_run_with_invalid_form_stays() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = setup_screen(app)
+        await show(pilot, "tab-tuners")
         screen.query_one(TunerEditor).rows[0].controls["max_trials"].value = "0"
+        await show(pilot, "tab-study")
         await checked(pilot)
         await pilot.press("ctrl+r")
         await pilot.pause()
@@ -308,6 +325,168 @@ async def test_start_flag_runs_at_once() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and len(studies) == 1)
         assert studies[0].experiment.name == "quickstart"
+
+
+@run_async
+async def test_tab_keys_step_through_tabs() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        tabs = screen.query_one(TabbedContent)
+        assert app.focused is screen.query_one("#field-experiment-name")
+
+        steps = [
+            ("ctrl+pagedown", "tab-data"),
+            ("alt+right", "tab-model"),
+            ("ctrl+pagedown", "tab-space"),
+            ("alt+right", "tab-tuners"),
+            ("ctrl+pagedown", "tab-study"),
+            ("ctrl+pageup", "tab-tuners"),
+            ("alt+left", "tab-space"),
+        ]
+        for key, tab in steps:
+            await pilot.press(key)
+            pane = screen.query_one(f"#{tab}", TabPane)
+            await settle(pilot, lambda: app.focused is not None and pane in app.focused.ancestors)
+            assert tabs.active == tab, key
+        # The last two steps started from Input fields of the editors.
+        assert isinstance(app.focused, Input)
+
+
+@run_async
+async def test_number_keys_show_tabs() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        tabs = screen.query_one(TabbedContent)
+        screen.query_one("#field-objective-direction", Select).focus()
+        await pilot.press("4")
+        await settle(pilot, lambda: isinstance(app.focused, Input) and screen.query_one("#tab-space") in app.focused.ancestors)
+        assert tabs.active == "tab-space"
+
+        # In an Input a digit is typed, not taken as a tab key.
+        name = app.focused
+        assert isinstance(name, Input)
+        name.value = ""
+        await pilot.press("2")
+        await checked(pilot)
+        assert name.value == "2"
+        assert tabs.active == "tab-space"
+
+
+@run_async
+async def test_footer_shows_tab_keys() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        # Footer keys and labels are private Textual classes, so they are
+        # found by their CSS type names.
+        keys = {key.key for key in app.screen.query("FooterKey")}
+        labels = [str(label.render()) for label in app.screen.query("FooterLabel")]
+        assert "ctrl+pageup" in keys
+        assert "ctrl+pagedown" in keys
+        assert "Tabs" in labels
+
+
+@run_async
+async def test_messages_name_field_labels() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+
+        await type_into(pilot, "#field-budget-max_trials", "abc")
+        row = screen.query_one("#row-budget-max_trials", FormRow)
+        problem = "expected an integer, got 'abc' (string); write e.g. 10"
+        assert str(row.query_one(".form-note").render()) == problem
+        assert str(screen.query_one("#status").render()) == f"Trials per tuner: {problem}"
+        # The loader's own message, as the headless run prints it, is unchanged.
+        assert loader_message(screen).endswith("budget.max_trials: expected an integer, got 'abc' (string); write e.g. max_trials = 10")
+
+        await type_into(pilot, "#field-budget-max_trials", "8")
+        await show(pilot, "tab-space")
+        editor = screen.query_one(SpaceEditor)
+        editor.rows[0].controls["min"].value = "9"
+        await checked(pilot)
+        message = "Search space, row 1 (num_layers), min: min 9 is greater than max 4; swap them"
+        assert str(screen.query_one("#status").render()) == message
+        assert str(editor.query_one(".editor-error").render()) == message
+
+
+@run_async
+async def test_tabs_compose_when_first_shown() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert not screen.query(SpaceEditor)
+        assert not screen.query("#field-dataset-name")
+        text = screen.form_text()
+        assert screen.experiment is not None
+
+        for tab in ("tab-data", "tab-model", "tab-space", "tab-tuners"):
+            await show(pilot, tab)
+        assert len(screen.query_one(SpaceEditor).rows) == 3
+        assert screen.query_one("#field-dataset-name", Select).value == "digits"
+        assert screen.form_text() == text
+
+
+@run_async
+async def test_uncomposed_tabs_read_like_composed(in_tmp: Path) -> None:
+    config = in_tmp / "odd.toml"
+    config.write_text(
+        QUICKSTART.read_text(encoding="utf-8")
+        + '\n[[space]]\nname = "activation"\ntype = "choice"\nvalues = ["relu", "tanh"]\n'
+        + '\n[[tuners]]\ntype = "hyperband"\nname = "hb2"\nmax_trials = 3\nfactor = 2\nhyperband_iterations = 2\n'
+    )
+    app = make_app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        text = screen.form_text()
+        for tab in ("tab-data", "tab-model", "tab-space", "tab-tuners"):
+            await show(pilot, tab)
+        assert screen.form_text() == text
+        assert "hyperband_iterations = 2" in text
+        assert 'values = ["relu", "tanh"]' in text
+
+
+@run_async
+async def test_load_fills_uncomposed_tabs(in_tmp: Path) -> None:
+    one_tuner = in_tmp / "one.toml"
+    text = QUICKSTART.read_text(encoding="utf-8")
+    one_tuner.write_text(text[: text.index("[[tuners]]")] + '[[tuners]]\ntype = "random"\n')
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert await screen.load_file(one_tuner)
+        await checked(pilot)
+        assert screen.experiment is not None
+        assert len(screen.experiment.tuners) == 1
+
+        await show(pilot, "tab-tuners")
+        assert len(screen.query_one(TunerEditor).rows) == 1
+
+
+@run_async
+async def test_run_shows_problem_on_unshown_tab(in_tmp: Path) -> None:
+    config = in_tmp / "small.toml"
+    config.write_text(QUICKSTART.read_text(encoding="utf-8").replace("[dataset]", "[dataset]\ntrain_size = 5"))
+    studies: list[FakeStudy] = []
+    app = make_app(config, studies=studies)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        assert str(screen.query_one("#status").render()) == "Train size: 5 is too small; use 10 or more"
+
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: app.focused is not None and app.focused.id == "field-dataset-train_size")
+        assert screen.query_one(TabbedContent).active == "tab-data"
+        assert screen.query_one("#row-dataset-train_size", FormRow).has_class("-invalid")
+        assert studies == []
 
 
 def test_app_start_skips_tensorflow() -> None:

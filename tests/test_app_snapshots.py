@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_engine import Host, scripted_events
+from textual.widgets import Input
 
 from tunescope.core.config import load_experiment
 from tunescope.core.store import RunDir
@@ -35,10 +36,30 @@ def run_dir(tmp_path: Path) -> RunDir:
     return RunDir(path)
 
 
+async def steady_cursors(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Stop the focused field's cursor from blinking, so that each snapshot shows it."""
+    await pilot.pause()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_setup_screen(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app = TunescopeApp(settings=AppSettings())
-    assert snap_compare(app, terminal_size=size)
+    assert snap_compare(app, terminal_size=size, run_before=steady_cursors)
+
+
+def test_setup_screen_tuners_tab(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """The Tuners tab reached with ctrl+pageup, its first cell focused, at 80x24."""
+
+    async def show_tuners(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("ctrl+pageup")
+        await pilot.pause()
+        await steady_cursors(pilot)
+
+    app = TunescopeApp(settings=AppSettings())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_tuners)
 
 
 @pytest.mark.parametrize("size", SIZES)

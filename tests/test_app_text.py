@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tunescope.core.config import load_experiment, parse_experiment
+from tunescope.core.errors import ConfigError
 from tunescope.tui.experiment_text import (
     SettingsSyntaxError,
     experiment_text,
@@ -19,6 +20,7 @@ from tunescope.tui.experiment_text import (
     toml_value,
     typed_value,
 )
+from tunescope.tui.screens.setup_fields import form_location, form_problem
 from tunescope.tui.settings import wants_ascii
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "sample_configs" / "quickstart.toml"
@@ -103,3 +105,52 @@ def test_experiment_text_round_trips_quickstart() -> None:
 )
 def test_wants_ascii_follows_locale(environ: dict[str, str], expected: bool) -> None:
     assert wants_ascii(environ) is expected
+
+
+@pytest.mark.parametrize(
+    ("key", "location"),
+    [
+        ("budget.max_trials", "Trials per tuner"),
+        ("dataset.train_size", "Train size"),
+        ("space", "Search space"),
+        ("space[0] (units).min", "Search space, row 1 (units), min"),
+        ("space[2] (x).values", "Search space, row 3 (x), values"),
+        ("tuners[0].max_trials", "Tuners, row 1, trials"),
+        ("tuners[2].factor", "Tuners, row 3, setting factor"),
+        ("tuners[1]", "Tuners, row 2"),
+        ("dataset.image_size", "dataset.image_size"),
+    ],
+)
+def test_form_location_names_labels(key: str, location: str) -> None:
+    assert form_location(key) == location
+
+
+@pytest.mark.parametrize(
+    ("key", "problem", "worded"),
+    [
+        (
+            "budget.max_trials",
+            "expected an integer, got 'abc' (string); write e.g. max_trials = 10",
+            "expected an integer, got 'abc' (string); write e.g. 10",
+        ),
+        ("space[3] (x).min", "missing; add min = ...", "missing; fill it in"),
+        (
+            "tuners",
+            'must be one or more [[tuners]] tables, each with a type such as "random"',
+            'must be one or more rows, each with a type such as "random"',
+        ),
+        ("dataset.train_size", "5 is too small; use 10 or more", "5 is too small; use 10 or more"),
+    ],
+)
+def test_form_problem_drops_toml_syntax(key: str, problem: str, worded: str) -> None:
+    assert form_problem(key, problem) == worded
+
+
+def test_form_problem_words_real_loader_message() -> None:
+    text = QUICKSTART.read_text(encoding="utf-8").replace("epochs = ", 'epochs = "six" #')
+    with pytest.raises(ConfigError) as caught:
+        parse_experiment(text)
+    error = caught.value
+    assert error.key == "budget.epochs"
+    assert form_location(error.key) == "Epochs per trial"
+    assert form_problem(error.key, error.problem) == "expected an integer, got 'six' (string); write e.g. 10"

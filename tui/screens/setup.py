@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
-from tunescope.core.config import BACKBONES, DATASETS, MODEL_FAMILIES, Experiment, load_experiment, parse_experiment
+from tunescope.core.config import Experiment, load_experiment, parse_experiment
 from tunescope.core.errors import ConfigError, TunescopeError
 from tunescope.core.store import create_run_dir
 
-from ..experiment_text import TABLE_ORDER, SettingsSyntaxError, experiment_text, field_text, typed_value
+from ..experiment_text import TABLE_ORDER, SettingsSyntaxError, experiment_text, field_text
 from ..settings import AppSettings
 from ..widgets.form_row import FormRow
 from ..widgets.space_editor import SpaceEditor
@@ -29,6 +29,21 @@ from ..widgets.table_editor import TableEditor, options_with, select_value
 from ..widgets.tuner_editor import TunerEditor
 from .confirm import ConfirmDialog
 from .path_prompt import PathPrompt
+from .setup_fields import (
+    FIELDS,
+    FIELDS_BY_KEY,
+    ROW_KEY,
+    TAB_OF_TABLE,
+    TABS,
+    FieldSpec,
+    choice_text,
+    field_shown,
+    field_value,
+    form_location,
+    form_problem,
+    tab_of_key,
+    value_at,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,70 +116,11 @@ HIDDEN_KEYS = {
     "model": ("image_size", "metrics"),
 }
 
+# The footer shows the keys that step through the tabs as one entry.
+_TAB_KEYS = Binding.Group("Tabs")
+
 # The on-quit choice is a setting of this app session, not of the experiment.
 ON_QUIT_OPTIONS = [("stop the study", False), ("keep it running headless", True)]
-
-# Key paths such as "space[2] (units).min" or "tuners[0].factor" name a row
-# of an editor and one of its fields.
-_ROW_KEY = re.compile(r"^(space|tuners)\[(\d+)\](?: \([^)]*\))?(?:\.(\w+))?$")
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of the study form: its key path, label, kind and choices."""
-
-    key: str
-    label: str
-    kind: str  # "text", "number" or "choice"
-    options: tuple[str, ...] = ()
-    hint: str = ""
-
-    @property
-    def table(self) -> str:
-        return self.key.split(".")[0]
-
-    @property
-    def leaf(self) -> str:
-        return self.key.split(".")[1]
-
-    @property
-    def dom_id(self) -> str:
-        return "field-" + self.key.replace(".", "-")
-
-
-FIELDS = (
-    FieldSpec("experiment.name", "name", "text", hint="names the run directory"),
-    FieldSpec("experiment.seed", "seed", "number"),
-    FieldSpec("experiment.output", "output folder", "text", hint="run directories go here"),
-    FieldSpec("dataset.name", "data set", "choice", DATASETS),
-    FieldSpec("dataset.path", "data path", "text", hint=".npz file, or a folder of class folders"),
-    FieldSpec("dataset.train_size", "train size", "number", hint="empty: every example"),
-    FieldSpec("dataset.test_size", "test size", "number", hint="empty: every example"),
-    FieldSpec("dataset.validation_split", "validation split", "number", hint="fraction, e.g. 0.2"),
-    FieldSpec("dataset.test_split", "test split", "number", hint="fraction, e.g. 0.2"),
-    FieldSpec("model.family", "model family", "choice", MODEL_FAMILIES),
-    FieldSpec("model.backbone", "backbone", "choice", BACKBONES),
-    FieldSpec("model.weights", "weights", "choice", ("none", "imagenet")),
-    FieldSpec("model.function", "model function", "text", hint="module:function"),
-    FieldSpec("objective.metric", "objective metric", "text", hint="e.g. val_accuracy, val_loss"),
-    FieldSpec("objective.direction", "direction", "choice", ("max", "min")),
-    FieldSpec("budget.max_trials", "trials per tuner", "number"),
-    FieldSpec("budget.epochs", "epochs per trial", "number"),
-    FieldSpec("budget.executions_per_trial", "executions/trial", "number"),
-    FieldSpec("budget.batch_size", "batch size", "number"),
-)
-FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
-
-
-def field_shown(key: str, values: dict[str, Any]) -> bool:
-    """Return whether a field applies, given the values of the data set and model family fields."""
-    if key == "dataset.path":
-        return values.get("dataset.name") in ("npz", "images")
-    if key in ("model.backbone", "model.weights"):
-        return values.get("model.family") == "pretrained"
-    if key == "model.function":
-        return values.get("model.family") == "custom"
-    return True
 
 
 class TunerSettingsError(ValueError):
@@ -178,21 +134,46 @@ class TunerSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class FormProblem:
-    """The first problem with the form: the loader's key path, its text and the full message."""
+    """The first problem with the form.
+
+    `key` and `problem` are the config loader's key path and problem text.
+    `text` is that problem worded for the form, and `message` adds the label
+    of the field, e.g. "Trials per tuner: expected an integer, ...".
+    """
 
     key: str
     problem: str
+    text: str
     message: str
+
+    @classmethod
+    def at(cls, key: str, problem: str) -> FormProblem:
+        text = form_problem(key, problem)
+        location = form_location(key)
+        return cls(key, problem, text, f"{location}: {text}" if location else text)
 
 
 class SetupScreen(Screen[None]):
-    """Forms for the data set, model, objective, budget, search space and tuners."""
+    """Forms for the data set, model, objective, budget, search space and tuners.
+
+    Only the first tab is composed with the screen, so that it is drawn
+    quickly. Every other tab is composed the first time it is shown. Until
+    then the form reads that tab's values from the file it was filled from,
+    with the same conversions its fields apply.
+    """
 
     CSS_PATH = "setup.tcss"
+    AUTO_FOCUS = ".form Input"
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "load", "Load"),
+        # Priority, because a focused scroll container would otherwise take
+        # ctrl+pageup/pagedown first, for horizontal scrolling.
+        Binding("ctrl+pageup,alt+left", "previous_tab", "Previous tab", priority=True, group=_TAB_KEYS),
+        Binding("ctrl+pagedown,alt+right", "next_tab", "Next tab", priority=True, group=_TAB_KEYS),
+        # Without priority, so that an Input with focus types the digit.
+        *(Binding(str(number), f"show_tab('{tab}')", show=False) for number, (tab, _) in enumerate(TABS, start=1)),
     ]
 
     def __init__(self, settings: AppSettings, config_path: Path | None = None, start: bool = False) -> None:
@@ -211,38 +192,58 @@ class SetupScreen(Screen[None]):
         if data is None:
             self.config_path = None
             data = tomllib.loads(DEFAULT_EXPERIMENT)
-        self._initial = data
         self._hidden, dropped = split_hidden(data)
         if dropped:
             self._notes.append(_dropped_note(config_path, dropped))
+
+        # The contents of tabs not composed yet: the text or choice of each
+        # field, and the tables of each editor.
+        self._pending_fields: dict[str, str] = {}
+        self._pending_tables: dict[str, list[dict[str, Any]]] = {}
+        self._set_pending(data)
+        self._composed_tabs = {TABS[0][0]}
+        self._tab_mounts: dict[str, AwaitMount] = {}
 
     # -- layout ----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(id="setup-tabs"):
-            with TabPane("Study", id="tab-study"):
-                with VerticalScroll(id="study-form"):
-                    for spec in FIELDS:
-                        yield FormRow(spec.label, self._control(spec, value_at(self._initial, spec)), spec.key, spec.hint)
-                    yield FormRow(
-                        "on quit",
-                        Select(ON_QUIT_OPTIONS, value=self.settings.keep_running_on_quit, id="on-quit", allow_blank=False, compact=True),
-                        "app.on_quit",
-                        "what a running study does when the app closes",
-                    )
-            with TabPane("Search space", id="tab-space"):
-                yield SpaceEditor(_tables_of(self._initial.get("space")), id="space-editor")
-            with TabPane("Tuners", id="tab-tuners"):
-                yield TunerEditor(_tables_of(self._initial.get("tuners")), id="tuner-editor")
+            for tab, title in TABS:
+                with TabPane(title, id=tab):
+                    if tab == TABS[0][0]:
+                        yield from self._tab_content(tab)
         yield Static("", id="status", markup=False)
         yield Footer()
 
-    def _control(self, spec: FieldSpec, value: Any) -> Widget:
+    def _tab_content(self, tab: str) -> list[Widget]:
+        """Build the widgets of the tab `tab` from the pending values."""
+        if tab == TAB_OF_TABLE["space"]:
+            return [SpaceEditor(self._pending_tables["space"], id="space-editor")]
+        if tab == TAB_OF_TABLE["tuners"]:
+            return [TunerEditor(self._pending_tables["tuners"], id="tuner-editor")]
+
+        # The fields that decide what is shown sit on the same tab as the
+        # fields they show or hide, so the pending values are current here.
+        values = {spec.key: field_value(spec, self._pending_fields[spec.key]) for spec in FIELDS}
+        rows: list[Widget] = []
+        for spec in FIELDS:
+            if spec.tab != tab:
+                continue
+            row = FormRow(spec.label, self._control(spec, self._pending_fields[spec.key]), spec.key, spec.hint)
+            row.display = field_shown(spec.key, values)
+            rows.append(row)
+        if tab == TABS[0][0]:
+            on_quit = Select(ON_QUIT_OPTIONS, value=self.settings.keep_running_on_quit, id="on-quit", allow_blank=False, compact=True)
+            rows.append(FormRow("on quit", on_quit, "app.on_quit", "what a running study does when the app closes"))
+        # The scroll container takes no focus of its own, so that Tab goes
+        # from field to field.
+        return [VerticalScroll(*rows, classes="form", can_focus=False)]
+
+    def _control(self, spec: FieldSpec, content: str) -> Widget:
         if spec.kind == "choice":
-            chosen = choice_text(spec, value)
-            return Select(options_with(spec.options, chosen), value=chosen, id=spec.dom_id, allow_blank=False, compact=True)
-        return Input(field_text(value), id=spec.dom_id, compact=True)
+            return Select(options_with(spec.options, content), value=content, id=spec.dom_id, allow_blank=False, compact=True)
+        return Input(content, id=spec.dom_id, compact=True)
 
     def on_mount(self) -> None:
         self.title = "tunescope: set up a study"
@@ -253,7 +254,7 @@ class SetupScreen(Screen[None]):
             self.notify(message, title=title, severity=severity)  # type: ignore[arg-type]
         self.validate_now()
         if self.start:
-            self.action_run()
+            self.call_later(self.action_run)
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         """Parse the TOML at `path`; on failure note the loader's message and return None."""
@@ -268,29 +269,98 @@ class SetupScreen(Screen[None]):
                 self._notes.append((str(error), "Cannot load the file", "error"))
             return None
 
+    # -- tabs ------------------------------------------------------------------
+
+    def tab_composed(self, tab: str) -> bool:
+        """Return whether the widgets of the tab `tab` are mounted."""
+        return tab in self._composed_tabs
+
+    async def compose_tab(self, tab: str) -> None:
+        """Mount the widgets of the tab `tab`, unless they are mounted or being mounted."""
+        if tab in self._composed_tabs:
+            return
+        mounting = self._tab_mounts.get(tab)
+        if mounting is None:
+            pane = self.query_one(f"#{tab}", TabPane)
+            mounting = self._tab_mounts[tab] = pane.mount_all(self._tab_content(tab))
+        await mounting
+        self._composed_tabs.add(tab)
+        self._show_problem()
+
+    @on(TabbedContent.TabActivated)
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            await self.compose_tab(event.pane.id)
+
+    async def action_show_tab(self, tab: str) -> None:
+        """Show the tab `tab` and focus its first field."""
+        await self.compose_tab(tab)
+        self.query_one(TabbedContent).active = tab
+        # The rows of an editor mount after the editor itself, so the focus
+        # chain is complete only after the next refresh.
+        self.call_after_refresh(self._focus_first_field, tab)
+
+    def _focus_first_field(self, tab: str) -> None:
+        pane = self.query_one(f"#{tab}", TabPane)
+        first = next((widget for widget in self.focus_chain if pane in widget.ancestors), None)
+        if first is not None:
+            first.focus()
+
+    async def action_next_tab(self) -> None:
+        await self._step_tab(1)
+
+    async def action_previous_tab(self) -> None:
+        await self._step_tab(-1)
+
+    async def _step_tab(self, step: int) -> None:
+        tabs = [tab for tab, _ in TABS]
+        active = self.query_one(TabbedContent).active
+        index = tabs.index(active) if active in tabs else 0
+        await self.action_show_tab(tabs[(index + step) % len(tabs)])
+
     # -- form values -----------------------------------------------------------
 
-    def _form_row(self, key: str) -> FormRow:
-        return self.query_one(f"#row-{key.replace('.', '-')}", FormRow)
+    def _set_pending(self, data: dict[str, Any]) -> None:
+        """Keep the values of a parsed experiment file for the fields of tabs not composed yet."""
+        for spec in FIELDS:
+            value = value_at(data, spec)
+            self._pending_fields[spec.key] = choice_text(spec, value) if spec.kind == "choice" else field_text(value)
+        for table in ("space", "tuners"):
+            self._pending_tables[table] = _tables_of(data.get(table))
+
+    def _field_content(self, spec: FieldSpec) -> Any:
+        """Return the text of an Input field, or the value of a choice, composed or not."""
+        if not self.tab_composed(spec.tab):
+            return self._pending_fields[spec.key]
+        control = self.query_one(f"#{spec.dom_id}")
+        if isinstance(control, Select):
+            return select_value(control)
+        assert isinstance(control, Input)
+        return control.value
 
     def field_values(self) -> dict[str, Any]:
         """Return the value of each study field, by key path, as the experiment file would have it."""
-        values: dict[str, Any] = {}
-        for spec in FIELDS:
-            control = self.query_one(f"#{spec.dom_id}")
-            if isinstance(control, Select):
-                values[spec.key] = select_value(control)
-            elif isinstance(control, Input):
-                text = control.value
-                if spec.kind == "number":
-                    values[spec.key] = typed_value(text)
-                elif spec.key == "experiment.name":
-                    # The name names the run directory: an empty one is an
-                    # error for the loader to report, not a field to leave out.
-                    values[spec.key] = text.strip()
-                else:
-                    values[spec.key] = text.strip() or None
-        return values
+        return {spec.key: field_value(spec, self._field_content(spec)) for spec in FIELDS}
+
+    def _editor_tables(self, table: str) -> list[dict[str, Any]]:
+        """Return the rows of the space or tuner editor as tables, whether its tab is composed or not.
+
+        Raises `TunerSettingsError` when a tuner's settings field is not a
+        list of ``key = value`` pairs.
+        """
+        editor_class: type[TableEditor] = SpaceEditor if table == "space" else TunerEditor
+        if self.tab_composed(TAB_OF_TABLE[table]):
+            readers = [row.item for row in self.query_one(editor_class).rows]
+        else:
+            row_class = editor_class.ROW
+            readers = [partial(row_class.table_of, item) for item in self._pending_tables[table]]
+        tables = []
+        for index, read in enumerate(readers):
+            try:
+                tables.append(read())
+            except SettingsSyntaxError as error:
+                raise TunerSettingsError(index, str(error)) from None
+        return tables
 
     def form_text(self) -> str:
         """Write the form as experiment TOML.
@@ -305,14 +375,8 @@ class SetupScreen(Screen[None]):
                 tables[spec.table][spec.leaf] = values[spec.key]
         for table, extras in self._hidden.items():
             tables[table].update(extras)
-        tables["space"] = self.query_one(SpaceEditor).items()
-        tuners = []
-        for index, row in enumerate(self.query_one(TunerEditor).rows):
-            try:
-                tuners.append(row.item())
-            except SettingsSyntaxError as error:
-                raise TunerSettingsError(index, str(error)) from None
-        tables["tuners"] = tuners
+        tables["space"] = self._editor_tables("space")
+        tables["tuners"] = self._editor_tables("tuners")
         return experiment_text(tables)
 
     async def fill(self, data: dict[str, Any]) -> list[str]:
@@ -321,29 +385,41 @@ class SetupScreen(Screen[None]):
         Returns the key paths the form cannot show and dropped, such as
         misspelt keys.
         """
+        # A tab being composed is built from the pending values, so it has
+        # to be in place before they change.
+        for tab in list(self._tab_mounts):
+            await self.compose_tab(tab)
         self._hidden, dropped = split_hidden(data)
+        self._set_pending(data)
         for spec in FIELDS:
-            value = value_at(data, spec)
+            if not self.tab_composed(spec.tab):
+                continue
+            content = self._pending_fields[spec.key]
             control = self.query_one(f"#{spec.dom_id}")
             if isinstance(control, Select):
-                chosen = choice_text(spec, value)
-                control.set_options(options_with(spec.options, chosen))
-                control.value = chosen
+                control.set_options(options_with(spec.options, content))
+                control.value = content
             elif isinstance(control, Input):
-                control.value = field_text(value)
+                control.value = content
 
-        await self.query_one(SpaceEditor).load(_tables_of(data.get("space")))
-        await self.query_one(TunerEditor).load(_tables_of(data.get("tuners")))
+        for table, editor_class in (("space", SpaceEditor), ("tuners", TunerEditor)):
+            if self.tab_composed(TAB_OF_TABLE[table]):
+                await self.query_one(editor_class).load(self._pending_tables[table])
         self._show_fields(self.field_values())
         self.queue_validation()
         return dropped
 
     def _show_fields(self, values: dict[str, Any]) -> None:
         for spec in FIELDS:
+            if not self.tab_composed(spec.tab):
+                continue
             row = self._form_row(spec.key)
             shown = field_shown(spec.key, values)
             if row.display != shown:
                 row.display = shown
+
+    def _form_row(self, key: str) -> FormRow:
+        return self.query_one(f"#row-{key.replace('.', '-')}", FormRow)
 
     # -- validation ------------------------------------------------------------
 
@@ -372,24 +448,28 @@ class SetupScreen(Screen[None]):
             text = self.form_text()
             self.experiment = parse_experiment(text, source=source, base_dir=base_dir)
         except TunerSettingsError as error:
-            key = f"tuners[{error.row}].settings"
-            self.problem = FormProblem(key, error.problem, f"{source}: {key}: {error.problem}")
+            self.problem = FormProblem.at(f"tuners[{error.row}].settings", error.problem)
         except ConfigError as error:
-            self.problem = FormProblem(error.key, error.problem, str(error))
+            self.problem = FormProblem.at(error.key, error.problem)
         self._show_problem()
         return self.experiment
 
     def _show_problem(self) -> None:
+        """Show the problem in the status line and beside its field, in whichever tabs are composed."""
         for row in self.query(FormRow):
             row.show_error(None)
-        space, tuners = self.query_one(SpaceEditor), self.query_one(TunerEditor)
-        space.show_error(None)
-        tuners.show_error(None)
+        editors: dict[str, TableEditor] = {}
+        for table, editor_class in (("space", SpaceEditor), ("tuners", TunerEditor)):
+            for editor in self.query(editor_class):
+                editor.show_error(None)
+                editors[table] = editor
 
         status = self.query_one("#status", Static)
         problem = self.problem
         if problem is None:
-            assert self.experiment is not None
+            if self.experiment is None:
+                # The first validation has not run yet.
+                return
             experiment = self.experiment
             trials = sum(t.max_trials for t in experiment.tuners)
             status.update(
@@ -402,57 +482,55 @@ class SetupScreen(Screen[None]):
         status.update(problem.message)
         status.set_class(True, "-invalid")
         if problem.key in FIELDS_BY_KEY:
-            self._form_row(problem.key).show_error(problem.problem)
+            if self.tab_composed(FIELDS_BY_KEY[problem.key].tab):
+                self._form_row(problem.key).show_error(problem.text)
             return
-        match = _ROW_KEY.match(problem.key)
+        match = ROW_KEY.match(problem.key)
         if match is not None:
-            table, index, field = match.group(1), int(match.group(2)), match.group(3)
-            editor: TableEditor = space if table == "space" else tuners
+            table, index, field = match.group(1), int(match.group(2)), match.group(4)
+            editor = editors.get(table)
+            if editor is None:
+                return
             rows = editor.rows
             if index < len(rows):
                 fields = rows[index].FIELDS
                 if field not in fields and table == "tuners" and field is not None:
                     field = "settings"
-                editor.show_error(f"row {index + 1}: {problem.problem}", index, field if field in fields else None)
+                editor.show_error(problem.message, index, field if field in fields else None)
             return
-        if problem.key in ("space", "tuners"):
-            (space if problem.key == "space" else tuners).show_error(problem.problem)
+        if problem.key in editors:
+            editors[problem.key].show_error(problem.message)
 
-    def _tab_of(self, key: str) -> str:
-        if key.startswith("space"):
-            return "tab-space"
-        if key.startswith("tuners"):
-            return "tab-tuners"
-        return "tab-study"
-
-    def _focus_problem(self) -> None:
+    async def _focus_problem(self) -> None:
         """Show the tab that contains the problem and focus its field."""
         if self.problem is None:
             return
         key = self.problem.key
-        self.query_one(TabbedContent).active = self._tab_of(key)
+        tab = tab_of_key(key)
+        await self.compose_tab(tab)
+        self.query_one(TabbedContent).active = tab
         if key in FIELDS_BY_KEY:
             self.query_one(f"#{FIELDS_BY_KEY[key].dom_id}").focus()
             return
-        match = _ROW_KEY.match(key)
+        match = ROW_KEY.match(key)
         if match is not None:
             editor: TableEditor = self.query_one(SpaceEditor if match.group(1) == "space" else TunerEditor)
             rows = editor.rows
             index = int(match.group(2))
             if index < len(rows):
                 row = rows[index]
-                field = match.group(3)
+                field = match.group(4)
                 target = row.controls.get(field or "") or row.controls.get("settings") or row.controls[row.FIELDS[0]]
                 target.focus()
 
     # -- actions ---------------------------------------------------------------
 
-    def action_run(self) -> None:
+    async def action_run(self) -> None:
         experiment = self.validate_now()
         if experiment is None:
             assert self.problem is not None
             self.notify(self.problem.message, title="Fix the form first", severity="error")
-            self._focus_problem()
+            await self._focus_problem()
             return
         try:
             run_dir = create_run_dir(experiment.name, experiment.text, experiment.output)
@@ -492,7 +570,8 @@ class SetupScreen(Screen[None]):
         try:
             text = self.form_text()
         except TunerSettingsError as error:
-            self.notify(f"tuner row {error.row + 1}: {error.problem}", title="Cannot save", severity="error")
+            problem = FormProblem.at(f"tuners[{error.row}].settings", error.problem)
+            self.notify(problem.message, title="Cannot save", severity="error")
             return
         default = self.config_path or Path(f"{self._experiment_name()}.toml")
 
@@ -523,23 +602,6 @@ class SetupScreen(Screen[None]):
     def _experiment_name(self) -> str:
         name = self.field_values().get("experiment.name")
         return name if isinstance(name, str) and name else "experiment"
-
-
-def value_at(data: dict[str, Any], spec: FieldSpec) -> Any:
-    """Return the value a parsed experiment file gives the field `spec`, or None."""
-    section = data.get(spec.table)
-    return section.get(spec.leaf) if isinstance(section, dict) else None
-
-
-def choice_text(spec: FieldSpec, value: Any) -> str:
-    """Return the option a choice field shows for a file's value: the first option when it is missing.
-
-    A value of another type, such as ``direction = 1``, is shown as its text,
-    so the loader then names it.
-    """
-    if value is None:
-        return spec.options[0]
-    return field_text(value)
 
 
 def split_hidden(data: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:

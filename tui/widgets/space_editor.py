@@ -23,18 +23,24 @@ class HyperParameterRow(EditorRow):
 
     FIELDS = ("name", "type", "min", "max", "step", "values")
 
-    def make_controls(self, item: Mapping[str, Any]) -> dict[str, Widget]:
-        kind = item.get("type", "int")
+    @classmethod
+    def texts_of(cls, item: Mapping[str, Any]) -> dict[str, str]:
         values = item.get("values")
+        texts = {name: field_text(item.get(name)) for name in ("name", *_RANGE_FIELDS)}
+        texts["type"] = field_text(item.get("type", "int"))
+        texts["values"] = "" if values is None else list_text(values)
+        return texts
+
+    def make_controls(self, texts: Mapping[str, str]) -> dict[str, Widget]:
         return {
-            "name": Input(field_text(item.get("name")), placeholder=_PLACEHOLDERS["name"], compact=True, classes="field-name"),
+            "name": Input(texts["name"], placeholder=_PLACEHOLDERS["name"], compact=True, classes="field-name"),
             "type": Input(
-                field_text(kind), placeholder="|".join(HP_TYPES), suggester=SuggestFromList(HP_TYPES), compact=True, classes="field-type"
+                texts["type"], placeholder="|".join(HP_TYPES), suggester=SuggestFromList(HP_TYPES), compact=True, classes="field-type"
             ),
-            "min": Input(field_text(item.get("min")), compact=True, classes="field-min"),
-            "max": Input(field_text(item.get("max")), compact=True, classes="field-max"),
-            "step": Input(field_text(item.get("step")), compact=True, classes="field-step"),
-            "values": Input("" if values is None else list_text(values), compact=True, classes="field-values"),
+            "min": Input(texts["min"], compact=True, classes="field-min"),
+            "max": Input(texts["max"], compact=True, classes="field-max"),
+            "step": Input(texts["step"], compact=True, classes="field-step"),
+            "values": Input(texts["values"], compact=True, classes="field-values"),
         }
 
     def on_mount(self) -> None:
@@ -57,17 +63,19 @@ class HyperParameterRow(EditorRow):
     def kind(self) -> str | None:
         return self._text("type").strip() or None
 
-    def item(self) -> dict[str, Any]:
-        name = self._text("name").strip()
-        item: dict[str, Any] = {"name": name or None, "type": self.kind}
+    @classmethod
+    def item_from(cls, texts: Mapping[str, str], extra: Mapping[str, Any]) -> dict[str, Any]:
+        name = texts["name"].strip()
+        kind = texts["type"].strip() or None
+        item: dict[str, Any] = {"name": name or None, "type": kind}
         # Only the fields of the chosen type are written, so switching a row
         # between range and choice never leaves a stray min or values behind.
-        if self.kind == "choice":
-            item["values"] = list_value(self._text("values"))
+        if kind == "choice":
+            item["values"] = list_value(texts["values"])
         else:
             for field in _RANGE_FIELDS:
-                item[field] = typed_value(self._text(field))
-        item.update(self.extra)
+                item[field] = typed_value(texts[field])
+        item.update(extra)
         return item
 
 
@@ -83,6 +91,4 @@ class SpaceEditor(TableEditor):
         ("values", "values (choice)"),
     )
     ADD_LABEL = "Add hyperparameter"
-
-    def new_row(self, item: Mapping[str, Any] | None = None) -> HyperParameterRow:
-        return HyperParameterRow(item)
+    ROW = HyperParameterRow

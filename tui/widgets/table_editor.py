@@ -18,10 +18,12 @@ from ._styles import sibling_css
 class EditorRow(Horizontal):
     """One row of a `TableEditor`: a control per field and a remove button.
 
-    Subclasses set `FIELDS` (the field names, in column order) and build the
-    controls in `make_controls`, each with the class "field-<name>" that
-    the header's column of the same field has. Keys of the row's item that no field shows
-    are kept in `extra` and written back unchanged.
+    Subclasses set `FIELDS` (the field names, in column order), say in
+    `texts_of` what each field shows for an item, build the controls from
+    those texts in `make_controls` (each with the class "field-<name>" that
+    the header's column of the same field has), and read texts back into an
+    item in `item_from`. Keys of the row's item that no field shows are kept
+    in `extra` and written back unchanged.
     """
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -29,15 +31,35 @@ class EditorRow(Horizontal):
     def __init__(self, item: Mapping[str, Any] | None = None) -> None:
         super().__init__(classes="editor-row")
         item = dict(item or {})
-        self.extra = {key: value for key, value in item.items() if key not in self.FIELDS}
-        self.controls: dict[str, Widget] = self.make_controls(item)
+        self.extra = self.extra_of(item)
+        self.controls: dict[str, Widget] = self.make_controls(self.texts_of(item))
 
-    def make_controls(self, item: Mapping[str, Any]) -> dict[str, Widget]:
+    @classmethod
+    def texts_of(cls, item: Mapping[str, Any]) -> dict[str, str]:
+        """Return the text each field shows for `item`, by field name."""
+        raise NotImplementedError
+
+    @classmethod
+    def extra_of(cls, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the keys of `item` that no field shows, which the row keeps unchanged."""
+        return {key: value for key, value in item.items() if key not in cls.FIELDS}
+
+    @classmethod
+    def item_from(cls, texts: Mapping[str, str], extra: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the table of the experiment file that the field texts spell; None values are left out when written."""
+        raise NotImplementedError
+
+    @classmethod
+    def table_of(cls, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the table a row built from `item` would write, without building its widgets."""
+        return cls.item_from(cls.texts_of(item), cls.extra_of(item))
+
+    def make_controls(self, texts: Mapping[str, str]) -> dict[str, Widget]:
         raise NotImplementedError
 
     def item(self) -> dict[str, Any]:
-        """Return the row as a table of the experiment file; None values are left out when written."""
-        raise NotImplementedError
+        """Return the row as a table of the experiment file."""
+        return self.item_from({name: self._text(name) for name in self.FIELDS}, self.extra)
 
     def compose(self) -> ComposeResult:
         for name in self.FIELDS:
@@ -69,6 +91,9 @@ class TableEditor(Widget):
 
     ADD_LABEL: ClassVar[str] = "Add row"
 
+    ROW: ClassVar[type[EditorRow]] = EditorRow
+    """The class of the rows, which `new_row` builds."""
+
     class Changed(Message):
         """A row was added or removed, so the form needs validating again."""
 
@@ -85,13 +110,15 @@ class TableEditor(Widget):
         self._initial = list(items)
 
     def new_row(self, item: Mapping[str, Any] | None = None) -> EditorRow:
-        raise NotImplementedError
+        return self.ROW(item)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="editor-header"):
             for field, title in self.HEADERS:
                 yield Label(title, classes=f"field-{field}")
-        with VerticalScroll(classes="editor-rows"):
+        # The scroll container takes no focus of its own, so that Tab goes
+        # from field to field.
+        with VerticalScroll(classes="editor-rows", can_focus=False):
             for item in self._initial:
                 yield self.new_row(item)
         with Horizontal(classes="editor-actions"):

@@ -34,23 +34,30 @@ class TunerRow(EditorRow):
 
     FIELDS = ("type", "name", "max_trials", "epochs", "settings")
 
-    def __init__(self, item: Mapping[str, Any] | None = None) -> None:
-        super().__init__(item)
+    @classmethod
+    def extra_of(cls, item: Mapping[str, Any]) -> dict[str, Any]:
         # Keys without a column of their own are edited in the settings
         # field, so none is kept out of sight.
-        self.extra = {}
+        return {}
 
-    def make_controls(self, item: Mapping[str, Any]) -> dict[str, Widget]:
-        kind = item.get("type", "random")
-        settings = {key: value for key, value in item.items() if key not in self.FIELDS}
+    @classmethod
+    def texts_of(cls, item: Mapping[str, Any]) -> dict[str, str]:
+        settings = {key: value for key, value in item.items() if key not in cls.FIELDS}
+        texts = {name: field_text(item.get(name)) for name in ("name", "max_trials", "epochs")}
+        texts["type"] = field_text(item.get("type", "random"))
+        texts["settings"] = settings_text(settings)
+        return texts
+
+    def make_controls(self, texts: Mapping[str, str]) -> dict[str, Widget]:
+        kind = texts["type"]
         return {
             "type": Input(
-                field_text(kind), placeholder="random, bayesian, ...", suggester=SuggestFromList(TUNER_TYPES), compact=True, classes="field-type"
+                kind, placeholder="random, bayesian, ...", suggester=SuggestFromList(TUNER_TYPES), compact=True, classes="field-type"
             ),
-            "name": Input(field_text(item.get("name")), placeholder=str(kind), compact=True, classes="field-name"),
-            "max_trials": Input(field_text(item.get("max_trials")), placeholder="budget", compact=True, classes="field-max_trials"),
-            "epochs": Input(field_text(item.get("epochs")), placeholder="budget", compact=True, classes="field-epochs"),
-            "settings": Input(settings_text(settings), placeholder=SETTINGS_HINTS.get(str(kind), ""), compact=True, classes="field-settings"),
+            "name": Input(texts["name"], placeholder=kind, compact=True, classes="field-name"),
+            "max_trials": Input(texts["max_trials"], placeholder="budget", compact=True, classes="field-max_trials"),
+            "epochs": Input(texts["epochs"], placeholder="budget", compact=True, classes="field-epochs"),
+            "settings": Input(texts["settings"], placeholder=SETTINGS_HINTS.get(kind, ""), compact=True, classes="field-settings"),
         }
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -63,25 +70,21 @@ class TunerRow(EditorRow):
         name.placeholder = kind
         settings.placeholder = SETTINGS_HINTS.get(kind, "")
 
-    def _text(self, name: str) -> str:
-        control = self.controls[name]
-        assert isinstance(control, Input)
-        return control.value
-
-    def item(self) -> dict[str, Any]:
+    @classmethod
+    def item_from(cls, texts: Mapping[str, str], extra: Mapping[str, Any]) -> dict[str, Any]:
         """Return the row as a [[tuners]] table.
 
         Raises `SettingsSyntaxError` when the settings field is not a list of
         ``key = value`` pairs.
         """
-        name = self._text("name").strip()
+        name = texts["name"].strip()
         item: dict[str, Any] = {
-            "type": self._text("type").strip() or None,
+            "type": texts["type"].strip() or None,
             "name": name or None,
-            "max_trials": typed_value(self._text("max_trials")),
-            "epochs": typed_value(self._text("epochs")),
+            "max_trials": typed_value(texts["max_trials"]),
+            "epochs": typed_value(texts["epochs"]),
         }
-        for key, value in settings_value(self._text("settings")).items():
+        for key, value in settings_value(texts["settings"]).items():
             item.setdefault(key, value)
         return item
 
@@ -97,9 +100,7 @@ class TunerEditor(TableEditor):
         ("settings", "settings (key = value, ...)"),
     )
     ADD_LABEL = "Add tuner"
-
-    def new_row(self, item: Mapping[str, Any] | None = None) -> TunerRow:
-        return TunerRow(item)
+    ROW = TunerRow
 
 
 __all__ = ["SETTINGS_HINTS", "SettingsSyntaxError", "TunerEditor", "TunerRow"]
