@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    # NumPy costs about 0.1 s to import, which the app's first screen should not pay.
+    import numpy as np
 
 HP_TYPES = ("int", "float", "log", "choice")
 
@@ -85,7 +87,7 @@ class HyperParameter:
         Integers and choices split [0, 1) into equal cells, one per value, so
         every value is equally likely, the two end values included.
         """
-        unit = min(max(float(unit), 0.0), np.nextafter(1.0, 0.0))
+        unit = min(max(float(unit), 0.0), math.nextafter(1.0, 0.0))
 
         if self.type == "choice":
             return self.values[int(unit * len(self.values))]
