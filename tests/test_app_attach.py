@@ -1,17 +1,26 @@
-"""Attach mode: the app follows a journal that another thread writes, or shows a finished run."""
+"""Attach mode: the app follows a journal and log file that another thread writes, or shows a finished run."""
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fake_engine import FakeStudy, run_async, scripted_events, settle, small_experiment
+from rich.color import Color
 
+from tunescope.core.events import StudyStarted
 from tunescope.core.store import Journal, RunDir
 from tunescope.tui.app import TunescopeApp
+from tunescope.tui.headless import HeadlessView
 from tunescope.tui.screens.results import ResultsScreen
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.settings import AppSettings
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME
+from tunescope.tui.widgets.log_pane import LogPane
 from tunescope.tui.widgets.trial_table import TrialTable
 
 
@@ -66,3 +75,87 @@ async def test_attach_to_finished_run_shows_results(tmp_path: Path) -> None:
         assert screen.check_action("back", ()) is False
         assert str(screen.query_one("#importance-0").render()).startswith("importance: ")
         assert "bounds searched per round by aisara" in str(screen.query_one("#bounds-1").render())
+
+
+@pytest.fixture()
+def writer_logger() -> Iterator[logging.Logger]:
+    """A logger of the writing side whose records reach the app only through the run's log file.
+
+    The app's log pane listens on the root logger of this same process, so
+    the logger must not propagate there.
+    """
+    logger = logging.getLogger("tunescope.test_writer")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    yield logger
+    logger.handlers.clear()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
+
+
+def pane_text(screen: RunScreen) -> str:
+    return "\n".join(line.text for line in screen.query_one(LogPane).lines)
+
+
+@run_async
+async def test_attach_shows_log_file(tmp_path: Path, writer_logger: logging.Logger) -> None:
+    run_dir = RunDir(tmp_path)
+    journal = Journal(run_dir.journal)
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        assert not (tmp_path / HEADLESS_LOG_NAME).exists()
+
+        # The writer runs the study as `tunescope run --no-tui` does: the
+        # journal and the headless view as sinks, the view's log handler on
+        # the package logger, so the log file appears only now.
+        view = HeadlessView(stream=io.StringIO(), live=False)
+        writer_logger.addHandler(view.logging_handler())
+        writer_logger.info("loading data set digits")
+        study = FakeStudy(small_experiment(), run_dir, [journal, view], pause_in_trial=3)
+        thread = threading.Thread(target=study.run, daemon=True)
+        thread.start()
+        await settle(pilot, study.paused.is_set)
+        writer_logger.warning("trial 3 is slow")
+
+        await settle(pilot, lambda: "trial 3 is slow" in pane_text(screen))
+        text = pane_text(screen)
+        assert "INFO tunescope.test_writer: loading data set digits" in text
+        assert "WARNING tunescope.test_writer: trial 3 is slow" in text
+        assert text.index("loading data set") < text.index("trial 3 is slow")
+        slow_line = next(line for line in screen.query_one(LogPane).lines if "trial 3 is slow" in line.text)
+        assert any(segment.style is not None and segment.style.color == Color.parse("yellow") for segment in slow_line)
+
+        study.resume.set()
+        thread.join(timeout=10)
+        writer_logger.info("reports written")
+        await settle(pilot, lambda: "reports written" in pane_text(screen))
+        view.stop()
+        journal.close()
+
+
+def test_headless_view_writes_log_file(tmp_path: Path, writer_logger: logging.Logger) -> None:
+    view = HeadlessView(stream=io.StringIO(), live=False)
+    writer_logger.addHandler(view.logging_handler())
+    writer_logger.info("before the study")
+    view(StudyStarted(study="small", run_dir=str(tmp_path), tuners=["random"], objective="val_accuracy", direction="max", space=[], seed=1))
+    writer_logger.warning("during the study")
+    view.stop()
+    writer_logger.info("after the view stopped")
+
+    lines = (tmp_path / HEADLESS_LOG_NAME).read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "INFO tunescope.test_writer: before the study",
+        "WARNING tunescope.test_writer: during the study",
+    ]
+
+
+def test_headless_view_skips_missing_run_dir(tmp_path: Path, writer_logger: logging.Logger) -> None:
+    view = HeadlessView(stream=io.StringIO(), live=False)
+    writer_logger.addHandler(view.logging_handler())
+    missing = tmp_path / "missing"
+    view(StudyStarted(study="small", run_dir=str(missing), tuners=["random"], objective="val_accuracy", direction="max", space=[], seed=1))
+    writer_logger.warning("shown, not written")
+    view.stop()
+    assert not missing.exists()

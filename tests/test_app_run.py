@@ -51,7 +51,7 @@ async def test_live_run_fills_screen(tmp_path: Path) -> None:
         assert table.row_count == 8
         failed = [r for r in table.records.values() if r.status == FAILED]
         assert [(r.tuner, r.number) for r in failed] == [("random", 2), ("aisara", 2)]
-        assert str(table.get_cell("random/02", "status")).endswith("FAILED")
+        assert table.displayed_field("random/02", "status").endswith("FAILED")
         assert DEVICE in screen.sub_title
         assert screen.query_one(HeatMap)._grid is not None
         bounds = screen.query_one(BoundsPanel)
@@ -81,7 +81,9 @@ async def test_failed_trial_detail_shows_reason(tmp_path: Path) -> None:
         await pilot.pause()
         assert table.highlighted_record is not None
         assert table.highlighted_record.status == FAILED
-        assert f"reason: {FAILURE_REASON}" in str(screen.query_one(TrialDetail).render())
+        detail = str(screen.query_one(TrialDetail).render())
+        assert detail.startswith("random trial 2: failed")
+        assert f"reason: {FAILURE_REASON}" in detail
 
 
 @run_async
@@ -94,8 +96,13 @@ async def test_running_trial_updates_per_epoch(tmp_path: Path) -> None:
         await settle(pilot, lambda: "random/03" in table.records and table.records["random/03"].epoch == 1)
         record = table.records["random/03"]
         assert record.status == "running"
-        assert str(table.get_cell("random/03", "epoch")) == "1/2"
         assert record.objective == record.metrics["val_accuracy"]
+        screen.show_changes()
+        await pilot.pause()
+        assert table.displayed_field("random/03", "epochs") == "1/2"
+        detail = str(screen.query_one(TrialDetail).render())
+        assert detail.startswith("random trial 3: running: epoch 1 of 2, val_accuracy ")
+        assert f"val_accuracy {record.metrics['val_accuracy']:.4f} so far" in detail
         studies[0].resume.set()
         await settle(pilot, lambda: screen.finished is not None)
 
@@ -221,6 +228,45 @@ async def test_epoch_flood_collapses(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert table.records["random/01"].epoch == 500
         studies[0].resume.set()
         await settle(pilot, lambda: screen.finished is not None)
+
+
+@run_async
+async def test_table_draws_on_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=1)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        table = screen.query_one(TrialTable)
+        await settle(pilot, lambda: "random/01" in table.records and table.records["random/01"].epoch == 1)
+        screen.show_changes()
+        updates: list[str] = []
+        original = table.update_cell
+        monkeypatch.setattr(table, "update_cell", lambda row, column, value, **kw: updates.append(row) or original(row, column, value, **kw))
+
+        screen.post_message(EpochCompleted(EpochEnded("random", "01", 1, 2, {"val_accuracy": 0.5})))
+        await pilot.pause()
+        assert table.records["random/01"].epoch == 2
+        assert updates == []
+        assert table.displayed_field("random/01", "epochs") == "1/2"
+
+        screen.show_changes()
+        assert updates == ["random/01"]
+        assert table.displayed_field("random/01", "epochs") == "2/2"
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+
+
+@run_async
+async def test_failed_trial_logged_by_number(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: screen.finished is not None)
+        pane = screen.query_one(LogPane)
+        await settle(pilot, lambda: any("aisara trial 2 failed" in line.text for line in pane.lines))
+        # The pane wraps long records, keeping the space at the end of each piece.
+        text = "".join(line.text for line in pane.lines)
+        assert f"WARNING tunescope.tui.screens.run: random trial 2 failed: {FAILURE_REASON}" in text
 
 
 def test_epoch_messages_replace_same_trial() -> None:

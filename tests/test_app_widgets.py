@@ -1,15 +1,28 @@
-"""The app's pictures without the app: heat-map text, status marks, progress estimates."""
+"""The app's pictures and helpers without the app: heat-map text, status marks, progress estimates, trial details, log files."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.text import Text
+
 from tunescope.core.config import Objective
-from tunescope.core.events import COMPLETED, FAILED, TrialFinished
+from tunescope.core.events import COMPLETED, FAILED, TrialFinished, TunerStarted
 from tunescope.core.explain.ascii import ASCII_RAMP, UNICODE_RAMP
 from tunescope.core.explain.grid import objective_grid
 from tunescope.core.space import HyperParameter, SearchSpace
 from tunescope.tui.widgets.heat_map import draw_grid, level_of, pairs_of
-from tunescope.tui.widgets.trial_table import TrialTable, hyperparameter_text
-from tunescope.tui.widgets.tuner_progress import TunerState, seconds_left
+from tunescope.tui.widgets.log_pane import follow_log_file, level_of_line
+from tunescope.tui.widgets.trial_detail import detail_text
+from tunescope.tui.widgets.trial_table import FIELDS, TrialRecord, TrialTable, hyperparameter_text, lay_out
+from tunescope.tui.widgets.tuner_progress import TunerProgress, TunerState, seconds_left
+
+# 2023-11-14 22:13:20 UTC.
+T0 = 1_700_000_000.0
 
 SPACE = SearchSpace(
     (
@@ -81,3 +94,136 @@ def test_seconds_left_uses_event_times() -> None:
     state = TunerState("random", max_trials=10, started=100.0, landed=4)
     assert seconds_left(state, now=140.0) == 60.0
     assert seconds_left(TunerState("random", max_trials=10, started=100.0), now=140.0) is None
+
+
+def running_record(current_epoch: int, epochs: int, metrics: dict[str, float]) -> TrialRecord:
+    return TrialRecord(
+        tuner="random",
+        trial_id="02",
+        number=3,
+        hyperparameters={"units": 2},
+        arrival=2,
+        epoch=max(current_epoch - 1, 0),
+        epochs=epochs,
+        current_epoch=current_epoch,
+        metrics=metrics,
+        round=1,
+    )
+
+
+def test_detail_running_names_epoch_and_metric() -> None:
+    record = running_record(3, 6, {"val_accuracy": 0.91})
+    first_line = detail_text(record, "val_accuracy").plain.splitlines()[0]
+    assert first_line == "random trial 3 (round 1): running: epoch 3 of 6, val_accuracy 0.91 so far"
+
+
+def test_detail_running_before_metrics() -> None:
+    assert detail_text(running_record(1, 6, {}), "val_accuracy").plain.startswith(
+        "random trial 3 (round 1): running: epoch 1 of 6, no val_accuracy yet"
+    )
+    assert detail_text(running_record(0, 6, {}), "val_accuracy").plain.startswith(
+        "random trial 3 (round 1): running: waiting for its first epoch"
+    )
+
+
+def test_detail_uses_trial_number_only() -> None:
+    record = running_record(1, 6, {})
+    record.status, record.reason, record.trainable_params = FAILED, "out of memory", 1234
+    text = detail_text(record, "val_accuracy").plain
+    assert text.startswith("random trial 3 (round 1): failed, 1,234 trainable parameters\n")
+    assert "02" not in text
+    assert text.endswith("reason: out of memory")
+
+
+def test_progress_time_left_follows_clock() -> None:
+    now = [100.0]
+    progress = TunerProgress(clock=lambda: now[0])
+    progress.start_study(["random"], "val_accuracy", "max", {"random": 4})
+    progress.tuner_started(TunerStarted("random", "random", 4, 2, time=T0))
+    landed = TrialFinished("random", "01", 1, COMPLETED, {}, objective=0.9, time=T0 + 10)
+    progress.mark_time(landed.time)
+    progress.trial_finished(landed)
+
+    progress.show_changes()
+    assert seconds_left(progress.tuners["random"], progress.now) == 30.0
+    now[0] += 2.0
+    progress.show_changes()
+    assert progress.now == T0 + 12
+    assert seconds_left(progress.tuners["random"], progress.now) == 36.0
+
+
+def test_level_of_line_reads_file_format() -> None:
+    assert level_of_line("2026-12-04 22:31:37,123 WARNING tunescope.core.study: trial 2 diverged") == logging.WARNING
+    assert level_of_line("2026-12-04 22:31:37,123 ERROR tunescope: failed") == logging.ERROR
+    assert level_of_line('  File "study.py", line 3', previous=logging.ERROR) == logging.ERROR
+
+
+def give_up_after(seconds: float) -> Callable[[], bool]:
+    """Return a stop function for `follow_log_file`, so a failing test ends instead of hanging."""
+    deadline = time.monotonic() + seconds
+    return lambda: time.monotonic() > deadline
+
+
+def read_lines(lines: Iterator[str], count: int) -> list[str]:
+    return [next(lines) for _ in range(count)]
+
+
+def test_follow_log_file_waits_for_file(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
+    threading.Timer(0.1, lambda: path.write_text("first\nsecond\n", encoding="utf-8")).start()
+    assert read_lines(lines, 2) == ["first", "second"]
+
+
+def test_follow_log_file_holds_partial_line(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("one\ntw", encoding="utf-8")
+    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
+    assert next(lines) == "one"
+
+    def finish_line() -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("o\n")
+
+    threading.Timer(0.1, finish_line).start()
+    assert next(lines) == "two"
+
+
+def test_follow_log_file_rereads_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("old line one\nold line two\n", encoding="utf-8")
+    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
+    assert read_lines(lines, 2) == ["old line one", "old line two"]
+    path.write_text("new\n", encoding="utf-8")
+    assert next(lines) == "new"
+
+
+def test_follow_log_file_follows_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("before\n", encoding="utf-8")
+    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
+    assert next(lines) == "before"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("last of old\n")
+    path.rename(tmp_path / "tunescope.log.1")
+    path.write_text("first of new\n", encoding="utf-8")
+    assert read_lines(lines, 2) == ["last of old", "first of new"]
+
+
+def test_follow_log_file_stops(tmp_path: Path) -> None:
+    stopped = threading.Event()
+    lines = follow_log_file(tmp_path / "missing.log", stop=stopped.is_set, poll_seconds=0.01)
+    threading.Timer(0.1, stopped.set).start()
+    assert list(lines) == []
+
+
+def test_lay_out_crops_and_aligns() -> None:
+    fields = {name: Text("") for name in FIELDS}
+    fields["tuner"] = Text("bayesian-long")
+    fields["number"] = Text("3")
+    fields["hyperparameters"] = Text("units=2")
+    line = lay_out(fields, {name: 4 for name in FIELDS}).plain
+    assert line.startswith("bay…  ")
+    assert line[6:10] == "   3"
+    assert line.endswith("  uni…")
+    assert len(line) == 7 * 4 + 6 * 2

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,8 @@ from tunescope.core.report import (
     format_metric,
 )
 
+from .study_handle import HEADLESS_LOG_NAME, LOG_FILE_FORMAT
+
 logger = logging.getLogger(__name__)
 
 REFRESH_PER_SECOND = 4
@@ -77,6 +79,9 @@ _STATUS_STYLES = {COMPLETED: "green", FAILED: "red", CANCELLED: "yellow", "runni
 
 _LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _LOG_DATE_FORMAT = "%H:%M:%S"
+
+# Log records kept until the run directory, and so the log file, is known.
+_MAX_EARLY_RECORDS = 1000
 
 
 class HeadlessView:
@@ -110,6 +115,7 @@ class HeadlessView:
         self._state = _SearchState()
         self._console: Console | None = None
         self._live: Live | None = None
+        self._log_handler: _RunLogHandler | None = None
 
         if self.live:
             self._console = Console(
@@ -137,9 +143,11 @@ class HeadlessView:
             self._live.start()
 
     def stop(self) -> None:
-        """Draw the live display a last time and stop redrawing."""
+        """Draw the live display a last time, stop redrawing and close the run's log file."""
         if self._live is not None and self._live.is_started:
             self._live.stop()
+        if self._log_handler is not None:
+            self._log_handler.close_file()
 
     def __enter__(self) -> HeadlessView:
         self.start()
@@ -157,6 +165,10 @@ class HeadlessView:
 
     def __call__(self, event: Event) -> None:
         """Record one event, and in plain-line mode write its line."""
+        if isinstance(event, StudyStarted) and self._log_handler is not None:
+            # Outside the view's lock, because the log handler takes its own
+            # lock first and the view's lock second.
+            self._log_handler.open_file(Path(event.run_dir) / HEADLESS_LOG_NAME)
         with self._lock:
             self._state.apply(event)
             if self.live:
@@ -186,18 +198,25 @@ class HeadlessView:
                 self._stream.write_line(f"  {path}")
 
     def logging_handler(self) -> logging.Handler:
-        """Return a handler that shows log records above the live display, or as plain lines."""
+        """Return a handler that shows log records above the live display, or as plain lines.
+
+        The handler also copies the records into RUN_DIR/tunescope.log from
+        the study's start until the view stops, so that `tunescope attach`
+        can show them. Records logged before the study started are written
+        to the file when it opens.
+        """
         if self._console is not None:
-            handler: logging.Handler = RichHandler(
+            display: logging.Handler = RichHandler(
                 console=self._console,
                 show_path=False,
                 markup=False,
                 log_time_format=_LOG_DATE_FORMAT,
             )
         else:
-            handler = _PlainLineHandler(self)
-            handler.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
-        return handler
+            display = _PlainLineHandler(self)
+            display.setFormatter(logging.Formatter(_LOG_FORMAT, _LOG_DATE_FORMAT))
+        self._log_handler = _RunLogHandler(display)
+        return self._log_handler
 
     def _write_record(self, text: str) -> None:
         with self._lock:
@@ -219,6 +238,62 @@ class _PlainLineHandler(logging.Handler):
             self.handleError(record)
             return
         self._view._write_record(text)
+
+
+class _RunLogHandler(logging.Handler):
+    """Passes each record to the view's display handler and copies it into the run's log file.
+
+    Until `open_file` is called the records are kept, at most
+    `_MAX_EARLY_RECORDS` of them. After `close_file` they go to the display only.
+    """
+
+    def __init__(self, display: logging.Handler) -> None:
+        super().__init__()
+        self.display = display
+        self._file: logging.FileHandler | None = None
+        self._early: deque[logging.LogRecord] | None = deque(maxlen=_MAX_EARLY_RECORDS)
+
+    def open_file(self, path: Path) -> None:
+        """Start appending records to `path`, unless its folder does not exist."""
+        with self.lock:  # type: ignore[union-attr]
+            if self._file is not None and Path(self._file.baseFilename) == path.absolute():
+                return
+            self._close_file()
+            if not path.parent.is_dir():
+                return
+            try:
+                handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+            except OSError as error:
+                # The study goes on, and only `tunescope attach` loses the log lines.
+                logger.warning("the log file %s cannot be written (%s); `tunescope attach` will show no log lines", path, error)
+                return
+            handler.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
+            self._file = handler
+            for record in self._early or ():
+                handler.handle(record)
+            self._early = None
+
+    def close_file(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._close_file()
+            self._early = None
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.display.handle(record)
+        if self._file is not None:
+            self._file.handle(record)
+        elif self._early is not None:
+            self._early.append(record)
+
+    def close(self) -> None:
+        self.close_file()
+        self.display.close()
+        super().close()
 
 
 # -- output stream ---------------------------------------------------------------

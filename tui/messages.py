@@ -3,7 +3,8 @@
 The study worker thread and the journal follower post one message per event.
 Screens handle them on Textual's own thread, so no widget is touched from a
 worker. Epoch messages of one trial replace each other in the queue, so a
-flood of epoch updates costs one repaint instead of hundreds.
+flood of epoch updates is handled once instead of hundreds of times. The run
+screen then only updates its records and redraws them on its own timer.
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ from tunescope.core.store import RunDir
 
 logger = logging.getLogger(__name__)
 
-# Name of the log file a study writes in its run directory once the app has
-# quit and no terminal is left to print on.
+# Name of the log file in a run directory. `tunescope run --no-tui` writes
+# it, and so does a study that goes on after the app quit on a lost terminal.
+# `tunescope attach` shows its lines.
 HEADLESS_LOG_NAME = "tunescope.log"
+LOG_FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class StudyLike(Protocol):
@@ -120,5 +122,5 @@ def _headless_handler(run_dir: Path, terminal_lost: bool, stream: TextIO) -> log
         handler = logging.FileHandler(run_dir / HEADLESS_LOG_NAME, encoding="utf-8")
     else:
         handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
     return handler

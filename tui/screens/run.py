@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from textual import work
 from textual.app import ComposeResult
@@ -14,7 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tunescope.core.config import Experiment, Objective
 from tunescope.core.errors import TunescopeError
-from tunescope.core.events import FINISHED, Event, StudyFinished
+from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
 from tunescope.core.space import SearchSpace
 from tunescope.core.store import Journal, RunDir, follow_journal
 
@@ -22,6 +24,7 @@ from ..messages import (
     DeviceFound,
     EpochBegan,
     EpochCompleted,
+    LogRecorded,
     RoundClosed,
     StudyAborted,
     StudyBegan,
@@ -33,10 +36,10 @@ from ..messages import (
     message_for,
 )
 from ..settings import AppSettings
-from ..study_handle import StudyHandle
+from ..study_handle import HEADLESS_LOG_NAME, StudyHandle
 from ..widgets.bounds_panel import BoundsPanel
 from ..widgets.heat_map import HeatMap
-from ..widgets.log_pane import LogPane
+from ..widgets.log_pane import LogPane, follow_log_file, level_of_line
 from ..widgets.trial_detail import TrialDetail
 from ..widgets.trial_table import TrialTable
 from ..widgets.tuner_progress import TunerProgress
@@ -44,13 +47,21 @@ from .confirm import ConfirmDialog
 
 logger = logging.getLogger(__name__)
 
+# Seconds between redraws of the table, progress, heat map and detail panel.
+# Engine messages only update their records, because a redraw per epoch made
+# the app's thread compete with training for the CPU.
+REFRESH_SECONDS = 1.0
+
 
 class RunScreen(Screen[None]):
     """Progress per tuner, the trial table, a heat map, AiSara's bounds and the log.
 
     Built with `live` it runs a study in one thread worker; built with
     `attached` it follows the journal of a study that another process runs.
-    Either way the screen receives the same messages, one per engine event.
+    Either way the screen receives the same messages, one per engine event,
+    and redraws what they changed every `REFRESH_SECONDS`. An attached screen
+    also shows the lines of the run's log file. `clock` (monotonic seconds)
+    advances the time-left estimates between events, and tests pass a fixed one.
     """
 
     CSS_PATH = "run.tcss"
@@ -65,32 +76,41 @@ class RunScreen(Screen[None]):
         Binding("escape", "back", "Setup"),
     ]
 
-    def __init__(self, settings: AppSettings, run_dir: RunDir, experiment: Experiment | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        run_dir: RunDir,
+        experiment: Experiment | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.run_dir = run_dir
         self.experiment = experiment
+        self.clock = clock
         self.handle = StudyHandle(run_dir) if experiment is not None else None
         self.events: list[Event] = []
         self.finished: StudyFinished | None = None
         self.device = ""
 
     @classmethod
-    def live(cls, settings: AppSettings, experiment: Experiment, run_dir: RunDir) -> RunScreen:
+    def live(
+        cls, settings: AppSettings, experiment: Experiment, run_dir: RunDir, clock: Callable[[], float] = time.monotonic
+    ) -> RunScreen:
         """Build a screen that runs `experiment` in `run_dir` as soon as it is shown."""
-        return cls(settings, run_dir, experiment)
+        return cls(settings, run_dir, experiment, clock)
 
     @classmethod
-    def attached(cls, settings: AppSettings, run_dir: RunDir) -> RunScreen:
-        """Build a screen that follows the journal of a study that another process runs."""
-        return cls(settings, run_dir, None)
+    def attached(cls, settings: AppSettings, run_dir: RunDir, clock: Callable[[], float] = time.monotonic) -> RunScreen:
+        """Build a screen that follows the journal and log file of a study that another process runs."""
+        return cls(settings, run_dir, None, clock)
 
     # -- layout ----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         ascii_only = self.settings.ascii_only
         yield Header()
-        yield TunerProgress(ascii_only, id="progress")
+        yield TunerProgress(ascii_only, id="progress", clock=self.clock)
         with Horizontal(id="body"):
             with Vertical(id="trials-panel"):
                 yield TrialTable(ascii_only=ascii_only, id="trials")
@@ -107,11 +127,23 @@ class RunScreen(Screen[None]):
         if self.settings.ascii_only:
             self.add_class("-ascii")
         self.query_one(TrialTable).focus()
+        self.set_interval(REFRESH_SECONDS, self.show_changes)
         if self.handle is not None:
             self.settings.study = self.handle
             self.run_study()
         else:
             self.follow_journal()
+            self.follow_log(self.query_one(LogPane))
+
+    def show_changes(self) -> None:
+        """Redraw the widgets whose records changed since the last call."""
+        table = self.query_one(TrialTable)
+        changed = table.show_changes()
+        self.query_one(TunerProgress).show_changes()
+        self.query_one(HeatMap).show_changes()
+        record = table.highlighted_record
+        if record is None or record.key in changed:
+            self.query_one(TrialDetail).show(record)
 
     # -- workers ---------------------------------------------------------------
 
@@ -149,6 +181,15 @@ class RunScreen(Screen[None]):
         for event in follow_journal(self.run_dir.journal, stop=lambda: worker.is_cancelled):
             self.post_message(message_for(event))
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log")
+    def follow_log(self, pane: LogPane) -> None:
+        """Post the lines of the run's log file to `pane` as the study's process writes them."""
+        worker = get_current_worker()
+        level = logging.INFO
+        for line in follow_log_file(self.run_dir.path / HEADLESS_LOG_NAME, stop=lambda: worker.is_cancelled):
+            level = level_of_line(line, level)
+            pane.post_message(LogRecorded(line, level))
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "study" or not event.worker.is_finished:
             return
@@ -184,6 +225,7 @@ class RunScreen(Screen[None]):
         budgets = {tuner.name: tuner.max_trials for tuner in self.experiment.tuners} if self.experiment else None
         self.query_one(TunerProgress).start_study(list(event.tuners), event.objective, event.direction, budgets)
         self.query_one(TrialTable).set_objective(event.objective, event.direction)
+        self.query_one(TrialDetail).metric = event.objective
         self.query_one(HeatMap).configure(space, objective)
         self.query_one(BoundsPanel).set_log_scale({p.name: p.is_log for p in space})
 
@@ -193,7 +235,7 @@ class RunScreen(Screen[None]):
 
     def on_trial_began(self, message: TrialBegan) -> None:
         self._record(message.event)
-        self._show_detail_if_highlighted(self.query_one(TrialTable).trial_started(message.event).key)
+        self.query_one(TrialTable).trial_started(message.event)
 
     def on_epoch_began(self, message: EpochBegan) -> None:
         self._epoch(message)
@@ -203,17 +245,16 @@ class RunScreen(Screen[None]):
 
     def _epoch(self, message: EpochBegan | EpochCompleted) -> None:
         self._record(message.event)
-        record = self.query_one(TrialTable).epoch_progressed(message.event)
-        if record is not None:
-            self._show_detail_if_highlighted(record.key)
+        self.query_one(TrialTable).epoch_progressed(message.event)
 
     def on_trial_landed(self, message: TrialLanded) -> None:
         event = message.event
         self._record(event)
-        record = self.query_one(TrialTable).trial_finished(event)
+        self.query_one(TrialTable).trial_finished(event)
         self.query_one(TunerProgress).trial_finished(event)
         self.query_one(HeatMap).add_trial(event)
-        self._show_detail_if_highlighted(record.key)
+        if event.status == FAILED:
+            logger.warning("%s trial %d failed: %s", event.tuner, event.number, event.reason or "no reason given")
 
     def on_round_closed(self, message: RoundClosed) -> None:
         self._record(message.event)
@@ -227,12 +268,14 @@ class RunScreen(Screen[None]):
         event = message.event
         self._record(event)
         self.finished = event
+        self.show_changes()
         reason = f": {event.reason}" if event.reason else ""
         severity = "information" if event.status == FINISHED else "warning"
         self.notify(f"study {event.status}{reason}; press r for the results", title="Study ended", severity=severity)
         self.refresh_bindings()
 
     def on_study_aborted(self, message: StudyAborted) -> None:
+        self.show_changes()
         self.notify(message.message, title="The study stopped", severity="error", timeout=30)
         self.refresh_bindings()
 
@@ -241,11 +284,6 @@ class RunScreen(Screen[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self.query_one(TrialTable):
             self.query_one(TrialDetail).show(self.query_one(TrialTable).highlighted_record)
-
-    def _show_detail_if_highlighted(self, key: str) -> None:
-        record = self.query_one(TrialTable).highlighted_record
-        if record is not None and record.key == key:
-            self.query_one(TrialDetail).show(record)
 
     # -- actions ---------------------------------------------------------------
 

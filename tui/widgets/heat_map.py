@@ -142,8 +142,9 @@ class HeatMap(Widget):
 
     `next_pair` cycles the pair and `next_tuner` the tuner whose trials it
     shows (None for every tuner). The grid is computed by
-    `tunescope.core.explain.grid.objective_grid` when trials land or the
-    pair changes, not on every repaint.
+    `tunescope.core.explain.grid.objective_grid` when the pair or tuner
+    changes, and for landed trials when `show_changes` is called, not on
+    every repaint and not per trial.
     """
 
     DEFAULT_CSS = sibling_css(__file__)
@@ -159,6 +160,8 @@ class HeatMap(Widget):
         self.tuner: str | None = None
         self._grid: ObjectiveGrid | None = None
         self._problem = "waiting for the study to start"
+        self._stale = False
+        self._height = 0
 
     def configure(self, space: SearchSpace, objective: Objective, trials: Iterable[TrialFinished] = (), tuner: str | None = None) -> None:
         self.space, self.objective = space, objective
@@ -169,8 +172,14 @@ class HeatMap(Widget):
         self._recompute()
 
     def add_trial(self, trial: TrialFinished) -> None:
+        """Keep a landed trial; the map shows it at the next `show_changes`."""
         self.trials.append(trial)
         if self.tuner is None or trial.tuner == self.tuner:
+            self._stale = True
+
+    def show_changes(self) -> None:
+        """Recompute and redraw the map if trials landed since the last call."""
+        if self._stale:
             self._recompute()
 
     def next_pair(self) -> None:
@@ -199,7 +208,19 @@ class HeatMap(Widget):
             x, y = self.pairs[self.pair_index]
             trials = [t for t in self.trials if self.tuner is None or t.tuner == self.tuner]
             self._grid = objective_grid(trials, self.space, x, y, self.objective)
-        self.refresh(layout=True)
+        self._stale = False
+
+        # A layout of the whole screen is needed only when the map's height
+        # changes, which it rarely does within one pair.
+        height = self._text_height()
+        self.refresh(layout=height != self._height)
+        self._height = height
+
+    def _text_height(self) -> int:
+        if self._grid is None:
+            return 1
+        width = max(self.content_size.width, 1)
+        return 1 + len(draw_grid(self._grid, width, self.ascii_only).plain.splitlines())
 
     def render(self) -> RenderableType:
         if self._grid is None:

@@ -1,4 +1,13 @@
-"""The live trial table: a row per trial, updated per epoch, sortable."""
+"""The live trial table: a row per trial, updated per epoch, sortable.
+
+The table keeps its records up to date as events arrive but draws them only
+when `show_changes` is called, so a study that sends many events a second
+costs one repaint per call. Each row is one DataTable cell that lays the
+trial's fields out in fixed-width columns, because a DataTable renders every
+visible cell again after any update, and one Rich render per row is cheaper
+than seven. Fixed widths also keep the table from changing size with its
+content, which would make Textual lay the whole screen out again.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +37,26 @@ _STATUS_WORDS = {RUNNING: "running", COMPLETED: "done", FAILED: "FAILED", CANCEL
 
 SORT_ORDERS = ("arrival", "objective", "tuner", "fit time")
 
+# Field names and widths in cells. The objective field widens to its
+# metric's name when the study starts. Hyperparameters are cropped at the
+# table's edge, and the detail panel shows them in full.
+FIELDS = ("tuner", "number", "status", "objective", "epochs", "seconds", "hyperparameters")
+_WIDTHS = {"tuner": 10, "number": 3, "status": 11, "objective": 9, "epochs": 6, "seconds": 6, "hyperparameters": 150}
+_LABELS = {"tuner": "tuner", "number": "#", "status": "status", "epochs": "epochs", "seconds": "fit s", "hyperparameters": "hyperparameters"}
+_RIGHT_ALIGNED = frozenset({"number", "objective", "epochs", "seconds"})
+_GAP = "  "
+_COLUMN_KEY = "trial"
+
 
 @dataclass
 class TrialRecord:
-    """The app's record of one trial, from its start to its end."""
+    """The app's record of one trial, from its start to its end.
+
+    `number` is the trial's 1-based number within its tuner, the name that
+    trials.csv and the reports give it, and `trial_id` is Keras Tuner's id.
+    `epoch` counts the epochs that have ended, and `current_epoch` is the
+    1-based epoch that started last (0 before the first one).
+    """
 
     tuner: str
     trial_id: str
@@ -41,6 +66,7 @@ class TrialRecord:
     status: str = RUNNING
     epoch: int = 0
     epochs: int = 0
+    current_epoch: int = 0
     objective: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     fit_seconds: float | None = None
@@ -62,15 +88,34 @@ def hyperparameter_text(values: dict[str, Any]) -> str:
     return " ".join(f"{name}={format_value(value)}" for name, value in values.items())
 
 
-class _TrialNumber:
-    """The "#" cell: shows the trial number and lets sorting find the row's record."""
+class _TrialRow:
+    """A row's one cell: the trial's fields laid out as text, and the record key that sorting uses."""
 
-    def __init__(self, key: str, number: int) -> None:
+    def __init__(self, key: str, fields: dict[str, Text], widths: dict[str, int]) -> None:
         self.key = key
-        self.number = number
+        self.fields = {name: text.plain for name, text in fields.items()}
+        self.text = lay_out(fields, widths)
 
     def __rich__(self) -> Text:
-        return Text(str(self.number), justify="right")
+        return self.text
+
+
+def lay_out(fields: dict[str, Text], widths: dict[str, int]) -> Text:
+    """Join `fields` into one line, each cropped or padded to its width in `widths`."""
+    line = Text(no_wrap=True, overflow="crop")
+    for index, name in enumerate(FIELDS):
+        cell = fields[name].copy()
+        cell.truncate(widths[name], overflow="ellipsis")
+        padding = " " * (widths[name] - cell.cell_len)
+        if name in _RIGHT_ALIGNED:
+            line.append(padding)
+            line.append_text(cell)
+        else:
+            line.append_text(cell)
+            line.append(padding)
+        if index < len(FIELDS) - 1:
+            line.append(_GAP)
+    return line
 
 
 class TrialTable(DataTable[Any]):
@@ -92,26 +137,41 @@ class TrialTable(DataTable[Any]):
         self.records: dict[str, TrialRecord] = {}
         self.sort_order = SORT_ORDERS[0]
         self._best: dict[str, str] = {}
+        self._pending_rows: list[str] = []
+        self._pending_changes: set[str] = set()
+        self._widths = dict(_WIDTHS)
+        self._displayed: dict[str, _TrialRow] = {}
 
     def on_mount(self) -> None:
-        self.add_column("tuner", key="tuner")
-        self.add_column("#", key="number")
-        self.add_column("status", key="status", width=11)
-        self.add_column(self.metric, key="objective")
-        self.add_column("epoch", key="epoch")
-        self.add_column("fit s", key="seconds")
-        self.add_column("hyperparameters", key="hyperparameters")
+        self._add_column()
+
+    def _header(self) -> Text:
+        return lay_out({name: Text(self.metric if name == "objective" else _LABELS[name]) for name in FIELDS}, self._widths)
+
+    def _add_column(self) -> None:
+        width = sum(self._widths.values()) + len(_GAP) * (len(FIELDS) - 1)
+        self.add_column(self._header(), key=_COLUMN_KEY, width=width)
 
     def set_objective(self, metric: str, direction: str) -> None:
-        """Name the objective column after the study's metric."""
+        """Name the objective field after the study's metric, widening it while the table is empty."""
         self.metric = metric
         self.direction = direction
-        column = self.columns.get("objective")  # type: ignore[call-overload]
+        if not self.row_count and not self._pending_rows:
+            self._widths["objective"] = max(_WIDTHS["objective"], len(metric) + 1)
+            self.clear(columns=True)
+            self._add_column()
+            return
+        column = self.columns.get(_COLUMN_KEY)  # type: ignore[call-overload]
         if column is not None:
-            column.label = Text(metric)
+            column.label = self._header()
             self.refresh()
 
+    def displayed_field(self, key: str, name: str) -> str:
+        """Return the text of field `name` in row `key` as the table shows it now, before cropping."""
+        return self._displayed[key].fields[name]
+
     # -- events --------------------------------------------------------------
+    # These update the records only, and `show_changes` draws them.
 
     def trial_started(self, event: TrialStarted) -> TrialRecord:
         record = self.records.get(row_key(event.tuner, event.trial_id))
@@ -126,17 +186,11 @@ class TrialTable(DataTable[Any]):
                 round=event.round,
             )
             self.records[record.key] = record
-            # The cursor follows new trials while it is on the newest row, so
-            # the detail panel shows the running trial until the person moves.
-            follow = self.sort_order == "arrival" and (self.row_count == 0 or self.cursor_row == self.row_count - 1)
-            self.add_row(*self._cells(record), key=record.key)
-            if follow:
-                self.move_cursor(row=self.row_count - 1)
+            self._pending_rows.append(record.key)
         else:
             # A retried trial starts again on its own row.
-            record.status, record.epoch, record.reason = RUNNING, 0, ""
-            self._refresh_row(record)
-        self._resort()
+            record.status, record.epoch, record.current_epoch, record.reason = RUNNING, 0, 0, ""
+            self._pending_changes.add(record.key)
         return record
 
     def epoch_progressed(self, event: EpochStarted | EpochEnded) -> TrialRecord | None:
@@ -144,15 +198,14 @@ class TrialTable(DataTable[Any]):
         if record is None or record.status != RUNNING:
             return None
         record.epochs = event.epochs
+        # Engine epochs count from 0.
+        record.current_epoch = max(record.current_epoch, event.epoch + 1)
         if isinstance(event, EpochEnded):
-            # The next epoch is running, unless this was the last one.
-            record.epoch = min(event.epoch + 1, event.epochs) if event.epochs else event.epoch + 1
+            record.epoch = event.epoch + 1
             record.metrics = dict(event.metrics)
             value = event.metrics.get(self.metric)
             record.objective = value if _is_number(value) else record.objective
-        else:
-            record.epoch = event.epoch
-        self._refresh_row(record, columns=("objective", "epoch"))
+        self._pending_changes.add(record.key)
         return record
 
     def trial_finished(self, event: TrialFinished) -> TrialRecord:
@@ -178,23 +231,56 @@ class TrialTable(DataTable[Any]):
         record.trainable_params = event.trainable_params
         record.reason = event.reason
         record.hyperparameters = dict(event.hyperparameters)
-        self._refresh_row(record)
+        self._pending_changes.add(record.key)
         self._update_best(record)
-        self._resort()
         return record
+
+    # -- drawing ---------------------------------------------------------------
+
+    def show_changes(self) -> set[str]:
+        """Draw the records changed since the last call and return the keys of their rows.
+
+        New rows are appended, and only the rows whose text changed are
+        updated. The cursor follows new trials while it is on the newest
+        row, so the detail panel shows the running trial until the person
+        moves the cursor.
+        """
+        if not self._pending_rows and not self._pending_changes:
+            return set()
+        changed = set(self._pending_changes) | set(self._pending_rows)
+        follow = bool(self._pending_rows) and self.sort_order == "arrival" and (self.row_count == 0 or self.cursor_row == self.row_count - 1)
+
+        for key in self._pending_rows:
+            row = self._row(self.records[key])
+            self._displayed[key] = row
+            self.add_row(row, key=key)
+        for key in self._pending_changes - set(self._pending_rows):
+            row = self._row(self.records[key])
+            if row.text != self._displayed[key].text:
+                self._displayed[key] = row
+                self.update_cell(key, _COLUMN_KEY, row)
+        self._pending_rows.clear()
+        self._pending_changes.clear()
+
+        if self.sort_order != "arrival":
+            self._resort()
+        if follow:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+        return changed
 
     # -- cells -----------------------------------------------------------------
 
-    def _cells(self, record: TrialRecord) -> list[Any]:
-        return [
-            Text(record.tuner),
-            _TrialNumber(record.key, record.number),
-            self._status_cell(record.status),
-            self._objective_cell(record),
-            Text(f"{record.epoch}/{record.epochs}" if record.epochs else str(record.epoch), justify="right"),
-            Text("" if record.fit_seconds is None else f"{record.fit_seconds:.1f}", justify="right"),
-            Text(hyperparameter_text(record.hyperparameters), no_wrap=True, overflow="ellipsis"),
-        ]
+    def _row(self, record: TrialRecord) -> _TrialRow:
+        fields = {
+            "tuner": Text(record.tuner),
+            "number": Text(str(record.number)),
+            "status": self._status_cell(record.status),
+            "objective": self._objective_cell(record),
+            "epochs": Text(f"{record.epoch}/{record.epochs}" if record.epochs else str(record.epoch)),
+            "seconds": Text("" if record.fit_seconds is None else f"{record.fit_seconds:.1f}"),
+            "hyperparameters": Text(hyperparameter_text(record.hyperparameters)),
+        }
+        return _TrialRow(record.key, fields, self._widths)
 
     def _status_cell(self, status: str) -> Text:
         marks = _STATUS_MARKS.get(status, ("?", "?"))
@@ -208,14 +294,7 @@ class TrialTable(DataTable[Any]):
         if self._best.get(record.tuner) == record.key:
             star = "*" if self.ascii_only else "★"
         style = "" if record.status == COMPLETED else "dim"
-        return Text(f"{record.objective:.4f}{star}", style=style, justify="right")
-
-    _COLUMNS = ("tuner", "number", "status", "objective", "epoch", "seconds", "hyperparameters")
-
-    def _refresh_row(self, record: TrialRecord, columns: tuple[str, ...] = _COLUMNS) -> None:
-        cells = dict(zip(self._COLUMNS, self._cells(record)))
-        for column in columns:
-            self.update_cell(record.key, column, cells[column], update_width=column != "hyperparameters")
+        return Text(f"{record.objective:.4f}{star}", style=style)
 
     def _update_best(self, record: TrialRecord) -> None:
         if record.status != COMPLETED or record.objective is None:
@@ -225,8 +304,8 @@ class TrialTable(DataTable[Any]):
             return
         self._best[record.tuner] = record.key
         if current is not None:
-            self._refresh_row(current, columns=("objective",))
-        self._refresh_row(record, columns=("objective",))
+            self._pending_changes.add(current.key)
+        self._pending_changes.add(record.key)
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
@@ -244,11 +323,12 @@ class TrialTable(DataTable[Any]):
     def action_cycle_sort(self) -> None:
         position = SORT_ORDERS.index(self.sort_order)
         self.sort_order = SORT_ORDERS[(position + 1) % len(SORT_ORDERS)]
+        self.show_changes()
         self._resort()
         self.notify(f"trials sorted by {self.sort_order}", timeout=2)
 
     def _resort(self) -> None:
-        self.sort("number", key=lambda cell: self._sort_key(self.records[cell.key]))
+        self.sort(_COLUMN_KEY, key=lambda cell: self._sort_key(self.records[cell.key]))
 
     def _sort_key(self, record: TrialRecord) -> tuple[Any, ...]:
         if self.sort_order == "objective":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from time import monotonic
 
 from rich.table import Table
 from rich.text import Text
@@ -52,13 +54,19 @@ class TunerProgress(Static):
 
     DEFAULT_CSS = sibling_css(__file__)
 
-    def __init__(self, ascii_only: bool = False, id: str | None = None) -> None:
+    def __init__(self, ascii_only: bool = False, id: str | None = None, clock: Callable[[], float] = monotonic) -> None:
         super().__init__(id=id)
         self.ascii_only = ascii_only
         self.tuners: dict[str, TunerState] = {}
         self.metric = "objective"
         self.direction = "max"
         self.now = 0.0
+        self.clock = clock
+        self._event_time = 0.0
+        self._received = 0.0
+        self._dirty = False
+        self._displayed_row_count = 0
+        self._displayed_rows: tuple[str, ...] = ()
 
     def start_study(self, tuners: list[str], metric: str, direction: str, budgets: dict[str, int] | None = None) -> None:
         """List the study's tuners; `budgets` gives each one's planned trials, where known before it starts."""
@@ -67,19 +75,14 @@ class TunerProgress(Static):
             state = self.tuners.setdefault(name, TunerState(name))
             if budgets and name in budgets:
                 state.max_trials = budgets[name]
-        self.refresh(layout=True)
+        self._dirty = True
 
     def mark_time(self, time: float) -> None:
-        """Advance the clock the estimates use to the time of the latest event.
-
-        The time left of a running tuner changes with it, so the panel is
-        redrawn; Textual folds many refresh requests into one frame.
-        """
-        if time <= self.now:
+        """Record the time of the latest event, from which the estimates count."""
+        if time <= self._event_time:
             return
-        self.now = time
-        if any(state.status == RUNNING for state in self.tuners.values()):
-            self.refresh()
+        self._event_time = time
+        self._received = self.clock()
 
     def tuner_started(self, event: TunerStarted) -> None:
         state = self.tuners.setdefault(event.tuner, TunerState(event.tuner))
@@ -87,7 +90,7 @@ class TunerProgress(Static):
         state.max_trials = event.max_trials
         state.status = RUNNING
         state.started = event.time
-        self.refresh(layout=True)
+        self._dirty = True
 
     def trial_finished(self, event: TrialFinished) -> None:
         state = self.tuners.setdefault(event.tuner, TunerState(event.tuner, status=RUNNING))
@@ -97,7 +100,7 @@ class TunerProgress(Static):
         if event.status == COMPLETED and event.objective is not None:
             if state.best is None or _better(event.objective, state.best, self.direction):
                 state.best, state.best_number = event.objective, event.number
-        self.refresh()
+        self._dirty = True
 
     def tuner_finished(self, event: TunerFinished) -> None:
         state = self.tuners.setdefault(event.tuner, TunerState(event.tuner))
@@ -106,7 +109,30 @@ class TunerProgress(Static):
         state.reason = event.reason
         if event.best_objective is not None:
             state.best = event.best_objective
-        self.refresh()
+        self._dirty = True
+
+    def show_changes(self) -> None:
+        """Redraw the panel if its text changed since the last call.
+
+        While a tuner runs, the estimates count from the latest event's time
+        plus the time `clock` measures since that event arrived, so
+        the time left goes down between events too. A layout of the screen
+        is requested only when the number of tuners changed.
+        """
+        running = any(state.status == RUNNING for state in self.tuners.values())
+        elapsed = max(self.clock() - self._received, 0.0) if running else 0.0
+        self.now = self._event_time + elapsed
+        rows = tuple(
+            f"{self._count(state).plain} {self._time(state).plain} {self._best(state).plain} {state.status}"
+            for state in self.tuners.values()
+        )
+        if rows == self._displayed_rows and not self._dirty:
+            return
+        self._displayed_rows = rows
+        self._dirty = False
+        layout = len(self.tuners) != self._displayed_row_count
+        self._displayed_row_count = len(self.tuners)
+        self.refresh(layout=layout)
 
     def render(self) -> Table:
         table = Table.grid(padding=(0, 1))
