@@ -26,7 +26,7 @@ from tunescope.core.events import (
     TunerStarted,
 )
 from tunescope.core.report import collect
-from tunescope.tui.headless import HeadlessView
+from tunescope.tui.headless import HeadlessView, _styled_cell
 
 # 2023-11-14 22:13:20 UTC.
 T0 = 1_700_000_000.0
@@ -451,3 +451,12 @@ def test_sink_from_worker_thread(utc):
     worker.join(timeout=10)
 
     assert stream.getvalue().splitlines() == EXPECTED_LINES
+
+
+@pytest.mark.parametrize("status", ["stopped", "failed", "not started"])
+def test_comparison_status_other_than_finished_is_yellow(status: str) -> None:
+    assert _styled_cell("status", status).style == "yellow"
+
+
+def test_comparison_finished_status_is_plain() -> None:
+    assert _styled_cell("status", "finished").style == ""

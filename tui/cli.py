@@ -295,6 +295,7 @@ def _run_headless(experiment, out: Path | None, plan=None) -> int:  # type: igno
             lock.release()
     finally:
         logger.removeHandler(handler)
+        handler.close()
         _restore_hangup(previous_hangup)
 
     if outcome is not None:

@@ -738,12 +738,13 @@ def _comparison_table(rows: list[tuple[str, dict[str, str]]], names: list[str]) 
     for name in names:
         table.add_column(name)
     for measure, cells in rows:
-        table.add_row(measure, *(_styled_cell(cells.get(name, "")) for name in names))
+        table.add_row(measure, *(_styled_cell(measure, cells.get(name, "")) for name in names))
     return table
 
 
-def _styled_cell(text: str) -> Text:
-    if text.startswith("incomplete") or text == "not started":
+def _styled_cell(measure: str, text: str) -> Text:
+    # Any tuner status but "finished" (stopped, failed, not started) asks for a look.
+    if measure == "status" and text not in ("", "finished"):
         return Text(text, style="yellow")
     if text == "no completed trial":
         return Text(text, style="red")
