@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_engine import Host, run_async, scripted_events, settle, small_experiment
+from fake_engine import Host, run_async, scripted_events, settle
 from rich.cells import cell_len
 from textual.app import App
 from textual.widgets import Static, TabbedContent
