@@ -89,6 +89,21 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """Compile settings of each trial's model: mixed precision and XLA compilation.
+
+    Both are meant for GPUs. Mixed precision is off by default. `jit_compile`
+    is True, False or "auto" (the default), which leaves the choice to Keras:
+    XLA on a machine with a GPU when every layer supports it, and off on a
+    CPU-only machine, where compiling each trial's new model costs more than
+    it saves.
+    """
+
+    mixed_precision: bool = False
+    jit_compile: bool | str = "auto"
+
+
+@dataclass(frozen=True)
 class Objective:
     """The metric every tuner optimises and whether higher is better."""
 
@@ -129,6 +144,7 @@ class Experiment:
     max_consecutive_failures: int = 3
     text: str = ""
     base_dir: Path | None = None
+    training: TrainingConfig = TrainingConfig()
 
     def search_paths(self) -> tuple[Path, ...]:
         """Folders searched for a custom model module: the config file's folder."""
@@ -149,6 +165,7 @@ _DATASET_KEYS = ("name", "path", "train_size", "test_size", "validation_split", 
 _MODEL_KEYS = ("family", "backbone", "weights", "image_size", "function", "metrics")
 _OBJECTIVE_KEYS = ("metric", "direction")
 _BUDGET_KEYS = ("max_trials", "epochs", "executions_per_trial", "batch_size")
+_TRAINING_KEYS = ("mixed_precision", "jit_compile")
 _HP_KEYS = ("name", "type", "min", "max", "step", "values", "default")
 _TUNER_SETTINGS: dict[str, dict[str, str]] = {
     "random": {},
@@ -158,7 +175,7 @@ _TUNER_SETTINGS: dict[str, dict[str, str]] = {
     "aisara": {"trials_per_round": "int", "rounds": "rounds", "tie_break": "str"},
     "aisara-cloud": {"trials_per_round": "int", "rounds": "int", "tie_break": "str", "api_key_env": "str"},
 }
-_TOP_KEYS = ("experiment", "dataset", "model", "objective", "budget", "space", "tuners")
+_TOP_KEYS = ("experiment", "dataset", "model", "objective", "budget", "training", "space", "tuners")
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -228,6 +245,7 @@ class _Validator:
         budget = self.table(data, "budget", required=False)
         self.check_keys(budget, "budget", _BUDGET_KEYS)
         tuners = self.tuners(data["tuners"], budget, space, objective, model)
+        training = self.training(self.table(data, "training", required=False))
 
         return Experiment(
             name=name,
@@ -242,6 +260,7 @@ class _Validator:
             max_consecutive_failures=failures,
             text=text,
             base_dir=self.base_dir.resolve(),
+            training=training,
         )
 
     def dataset(self, table: dict[str, Any]) -> DatasetConfig:
@@ -318,6 +337,17 @@ class _Validator:
         if not metrics or not all(isinstance(m, str) and m for m in metrics):
             raise self.fail("model.metrics", f"{list(metrics)!r} is invalid; list metric names such as [\"loss\", \"accuracy\"]")
         return ModelConfig(family, backbone, None if weights == "none" else weights, image_size, function, metrics)
+
+    def training(self, table: dict[str, Any]) -> TrainingConfig:
+        self.check_keys(table, "training", _TRAINING_KEYS)
+        mixed_precision = self.get(table, "training.mixed_precision", "bool", default=False)
+        jit_compile = table.get("jit_compile", "auto")
+        if not isinstance(jit_compile, bool) and jit_compile != "auto":
+            raise self.fail(
+                "training.jit_compile",
+                f"{jit_compile!r} ({_type_name(jit_compile)}) is not valid; use true, false or \"auto\"",
+            )
+        return TrainingConfig(mixed_precision=mixed_precision, jit_compile=jit_compile)
 
     def objective(self, table: dict[str, Any], model: ModelConfig) -> Objective:
         self.check_keys(table, "objective", _OBJECTIVE_KEYS)
@@ -566,10 +596,17 @@ class _Validator:
             "int": isinstance(value, int) and not isinstance(value, bool),
             "float": isinstance(value, (int, float)) and not isinstance(value, bool),
             "list": isinstance(value, list),
+            "bool": isinstance(value, bool),
         }[kind]
         if not ok:
-            expected = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list"}[kind]
-            hint = example or {"str": f'{leaf} = "..."', "int": f"{leaf} = 10", "float": f"{leaf} = 0.5", "list": f"{leaf} = [...]"}[kind]
+            expected = {"str": "a string", "int": "an integer", "float": "a number", "list": "a list", "bool": "true or false"}[kind]
+            hint = example or {
+                "str": f'{leaf} = "..."',
+                "int": f"{leaf} = 10",
+                "float": f"{leaf} = 0.5",
+                "list": f"{leaf} = [...]",
+                "bool": f"{leaf} = true",
+            }[kind]
             raise self.fail(key, f"expected {expected}, got {value!r} ({_type_name(value)}); write e.g. {hint}")
         if kind == "float":
             value = float(value)

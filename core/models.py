@@ -10,7 +10,10 @@ space may tune any subset of them:
 - `custom`: a user's own ``module:function`` that returns a compiled model.
 
 The built-in families compile with sparse categorical cross-entropy, Adam at
-`learning_rate` and the accuracy metric. An invalid hyperparameter value raises
+`learning_rate` and the accuracy metric, and with the experiment's
+`[training]` settings: mixed precision builds the layers under Keras'
+"mixed_float16" policy (the softmax output stays float32), and
+`jit_compile` goes to `model.compile`. An invalid hyperparameter value raises
 Keras' own error, or a ValueError from this module where Keras would silently
 accept it, so the engine records it as a failed trial. Only settings a user
 must fix in the experiment file raise `ModelError`. Keras is imported inside
@@ -31,8 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ModelConfig
-from .data import keras_cache_dir
+from .config import ModelConfig, TrainingConfig
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -121,25 +123,30 @@ def build_model(
     input_shape: tuple[int, ...],
     num_classes: int,
     search_paths: Sequence[Path] = (),
+    training: TrainingConfig | None = None,
 ) -> keras.Model:
     """Build and compile the model of `model.family` from hyperparameter `values`.
 
     `input_shape` is one sample's shape without the batch axis. For the custom
     family, `search_paths` (e.g. the experiment file's folder) are searched
-    for the module, along with the current directory.
+    for the module, along with the current directory. `training` defaults to
+    float32 without XLA. A custom function runs under the mixed-precision
+    policy when that is on, but its own `compile` call sets `jit_compile`.
     """
     _check_family(model.family)
-    if model.family == "custom":
-        return _build_custom(values, model, input_shape, num_classes, search_paths)
+    training = training or TrainingConfig()
+    with _dtype_policy(training.mixed_precision):
+        if model.family == "custom":
+            return _build_custom(values, model, input_shape, num_classes, search_paths)
 
-    settings = {**FAMILY_DEFAULTS[model.family], **values}
-    if model.family == "dnn":
-        built = _build_dnn(settings, input_shape, num_classes)
-    elif model.family == "cnn":
-        built = _build_cnn(settings, input_shape, num_classes)
-    else:
-        built = _build_pretrained(settings, model, input_shape, num_classes)
-    _compile(built, settings)
+        settings = {**FAMILY_DEFAULTS[model.family], **values}
+        if model.family == "dnn":
+            built = _build_dnn(settings, input_shape, num_classes)
+        elif model.family == "cnn":
+            built = _build_cnn(settings, input_shape, num_classes)
+        else:
+            built = _build_pretrained(settings, model, input_shape, num_classes)
+        _compile(built, settings, training.jit_compile)
     logger.debug("built %s with %d trainable parameters", built.name, count_trainable_params(built))
     return built
 
@@ -149,7 +156,27 @@ def _check_family(family: str) -> None:
         raise ModelError(f"unknown model family {family!r}; use one of {', '.join(FAMILY_DEFAULTS)}")
 
 
-def _compile(model: keras.Model, settings: Mapping[str, Any]) -> None:
+@contextmanager
+def _dtype_policy(mixed_precision: bool) -> Iterator[None]:
+    """Build under Keras' "mixed_float16" policy while the block runs, if asked to.
+
+    Keras 3 keeps the policy per thread and `clear_session()` resets it, so
+    it is set for each build and restored afterwards.
+    """
+    if not mixed_precision:
+        yield
+        return
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _compile(model: keras.Model, settings: Mapping[str, Any], jit_compile: bool | str = "auto") -> None:
     import keras
 
     learning_rate = float(settings["learning_rate"])
@@ -160,6 +187,7 @@ def _compile(model: keras.Model, settings: Mapping[str, Any]) -> None:
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
 
 
@@ -188,7 +216,7 @@ def _classifier(features: Any, settings: Mapping[str, Any], num_classes: int, un
         features
     )
     x = _dropout(x, settings)
-    return keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
 
 
 def _dropout(x: Any, settings: Mapping[str, Any]) -> Any:
@@ -212,7 +240,7 @@ def _build_dnn(settings: Mapping[str, Any], input_shape: tuple[int, ...], num_cl
     for _ in range(num_layers):
         x = keras.layers.Dense(units, activation=settings["activation"])(x)
         x = _dropout(x, settings)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="tunescope_dnn")
 
 
@@ -328,6 +356,10 @@ def _load_backbone(name: str, weights: str | None, shape: tuple[int, int, int]) 
 
 
 def _models_cache_dir() -> Path:
+    # core/data.py imports NumPy, which the config loader (and with it the
+    # app's first screen) reaches through this module and should not pay for.
+    from .data import keras_cache_dir
+
     return keras_cache_dir() / "models"
 
 

@@ -454,6 +454,24 @@ async def test_uncomposed_tabs_read_like_composed(in_tmp: Path) -> None:
 
 
 @run_async
+async def test_training_settings_survive_the_form(in_tmp: Path) -> None:
+    config = in_tmp / "gpu.toml"
+    config.write_text(QUICKSTART.read_text(encoding="utf-8") + '\n[training]\nmixed_precision = true\njit_compile = "auto"\n')
+    app = make_app(config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        await checked(pilot)
+        assert not any("left out" in n.message for n in app._notifications)
+        await show(pilot, "tab-model")
+        assert screen.query_one("#field-training-jit_compile", Select).value == "auto"
+        await checked(pilot)
+        assert screen.experiment is not None
+        assert screen.experiment.training.mixed_precision is True
+        assert screen.experiment.training.jit_compile == "auto"
+
+
+@run_async
 async def test_load_fills_uncomposed_tabs(in_tmp: Path) -> None:
     one_tuner = in_tmp / "one.toml"
     text = QUICKSTART.read_text(encoding="utf-8")
@@ -500,7 +518,7 @@ def test_app_start_skips_tensorflow() -> None:
             async with app.run_test(size=(80, 24)) as pilot:
                 await pilot.pause()
                 print(type(app.screen).__name__)
-            print("tensorflow" in sys.modules, "keras" in sys.modules)
+            print("tensorflow" in sys.modules, "keras" in sys.modules, "numpy" in sys.modules)
 
         asyncio.run(main())
         """
@@ -509,3 +527,4 @@ def test_app_start_skips_tensorflow() -> None:
     assert output[0] == "SetupScreen"
     assert output[1] == "False"
     assert output[2] == "False"
+    assert output[3] == "False"

@@ -116,3 +116,21 @@ def test_relative_npz_path_resolves_to_config_folder(tmp_path: Path) -> None:
     config = tmp_path / "exp.toml"
     config.write_text(MINIMAL.replace('name = "digits"', 'name = "npz"\npath = "data.npz"'), encoding="utf-8")
     assert load_experiment(config).dataset.path == tmp_path / "data.npz"
+
+
+def test_training_defaults_off() -> None:
+    training = parse_experiment(MINIMAL, source="m.toml").training
+    assert training.mixed_precision is False
+    assert training.jit_compile == "auto"
+
+
+def test_training_settings_parsed() -> None:
+    text = MINIMAL + "[training]\nmixed_precision = true\njit_compile = true\n"
+    training = parse_experiment(text, source="m.toml").training
+    assert training.mixed_precision is True
+    assert training.jit_compile is True
+
+
+def test_training_jit_compile_auto_accepted() -> None:
+    text = MINIMAL + '[training]\njit_compile = "auto"\n'
+    assert parse_experiment(text, source="m.toml").training.jit_compile == "auto"

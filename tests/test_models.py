@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tunescope.core.config import BACKBONES, ModelConfig
+from tunescope.core.config import BACKBONES, ModelConfig, TrainingConfig
 from tunescope.core.errors import ModelError
 from tunescope.core.models import (
     BACKBONE_MIN_SIZE,
@@ -150,6 +150,49 @@ def test_dnn_zero_learning_rate_rejected():
 def test_dnn_unknown_activation_raises_keras_error():
     with pytest.raises(ValueError):
         build_model({"activation": "no_such_activation"}, ModelConfig(family="dnn"), (3,), 2)
+
+
+def test_dnn_default_training_float32_xla_only_on_gpu():
+    model = build_model({}, ModelConfig(family="dnn"), (8, 8, 1), 3)
+
+    assert model.dtype_policy.name == "float32"
+    assert model.jit_compile is _has_gpu()
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_dnn_mixed_precision_and_xla_reach_model():
+    training = TrainingConfig(mixed_precision=True, jit_compile=True)
+    model = build_model({"num_layers": 1, "nodes_dense": 8}, ModelConfig(family="dnn"), (8, 8, 1), 3, training=training)
+
+    history = fit_one_epoch(model, (8, 8, 1))
+
+    hidden = layers_of(model, keras.layers.Dense)[0]
+    assert model.dtype_policy.name == "mixed_float16"
+    assert hidden.compute_dtype == "float16"
+    assert hidden.kernel.dtype == "float32"
+    assert model.get_layer("predictions").compute_dtype == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.jit_compile is True
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_mixed_precision_policy_restored_after_build():
+    build_model({}, ModelConfig(family="dnn"), (4,), 2, training=TrainingConfig(mixed_precision=True))
+
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_cnn_jit_compile_auto_left_to_keras():
+    model = build_model({}, ModelConfig(family="cnn"), (8, 8, 1), 3, training=TrainingConfig(jit_compile="auto"))
+
+    # Keras 3.15 resolves "auto" to XLA on a GPU and to no XLA on a CPU-only machine.
+    assert model.jit_compile is _has_gpu()
+
+
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 # -- cnn ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Tables in the order an experiment file lists them.
-TABLE_ORDER = ("experiment", "dataset", "model", "objective", "budget")
+TABLE_ORDER = ("experiment", "dataset", "model", "objective", "budget", "training")
 ARRAY_ORDER = ("space", "tuners")
 
 
@@ -44,7 +44,7 @@ def toml_value(value: Any) -> str:
 def experiment_text(tables: Mapping[str, Any]) -> str:
     """Write experiment TOML from plain tables.
 
-    `tables` maps "experiment", "dataset", "model", "objective" and "budget"
+    `tables` maps "experiment", "dataset", "model", "objective", "budget" and "training"
     to dicts of key to value, and "space" and "tuners" to lists of such dicts.
     A key whose value is None is left out, and so is an empty table.
     """

@@ -35,6 +35,7 @@ TAB_OF_TABLE = {
     "budget": "tab-study",
     "dataset": "tab-data",
     "model": "tab-model",
+    "training": "tab-model",
     "space": "tab-space",
     "tuners": "tab-tuners",
 }
@@ -92,6 +93,8 @@ FIELDS = (
     FieldSpec("model.backbone", "backbone", "choice", BACKBONES),
     FieldSpec("model.weights", "weights", "choice", ("none", "imagenet")),
     FieldSpec("model.function", "model function", "text", hint="module:function"),
+    FieldSpec("training.mixed_precision", "mixed precision", "choice", ("false", "true")),
+    FieldSpec("training.jit_compile", "XLA compile", "choice", ("auto", "false", "true")),
     FieldSpec("objective.metric", "objective metric", "text", hint="e.g. val_accuracy, val_loss"),
     FieldSpec("objective.direction", "direction", "choice", ("max", "min")),
     FieldSpec("budget.max_trials", "trials per tuner", "number"),
@@ -121,7 +124,8 @@ def field_value(spec: FieldSpec, content: Any) -> Any:
     word reaches the loader as a string and gets the loader's message.
     """
     if spec.kind == "choice":
-        return content
+        # The options "true" and "false" stand for TOML booleans.
+        return typed_value(content) if content in ("true", "false") else content
     if spec.kind == "number":
         return typed_value(content)
     if spec.key == "experiment.name":
