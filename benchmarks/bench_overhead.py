@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/bench_overhead.py
     .venv/bin/python benchmarks/bench_overhead.py --trials 20 --epochs 6 --repeats 3
     .venv/bin/python benchmarks/bench_overhead.py --profile /tmp/engine.prof
+    .venv/bin/python benchmarks/bench_overhead.py --trials 6 --repeats 1 --jit-compile
 
 One process loads the digits data once, warms TensorFlow up with one
 throw-away fit, and then, `--repeats` times, runs two passes in alternating
@@ -16,7 +17,9 @@ reuse, then plain first, and so on):
   runs it minus the terminal view;
 - plain: for the same hyperparameter values, in the same order, build the
   model with the same model family and time `model.fit` on the same training
-  and validation arrays with the same epochs and batch size.
+  and validation arrays with the same epochs and batch size. The engine
+  reads those arrays through its `tf.data` pipelines, while the plain loop
+  passes the NumPy arrays to `model.fit`.
 
 It prints three ratios per repeat:
 
@@ -33,6 +36,9 @@ It prints three ratios per repeat:
   the tuner's start to its last trial's end, divided by the CPU time of the
   plain loop. CPU time grows far less than wall time when other processes
   compete for the cores.
+
+`--mixed-precision` and `--jit-compile` set the experiment's `[training]`
+table, and the plain loop builds its models with the same settings.
 
 The best test-set evaluation and model saving after the search are not part
 of the search time and are reported separately. Wall times on a machine shared
@@ -101,7 +107,15 @@ SPACES = {
 }
 
 
-def build_experiment(family: str, trials: int, epochs: int, batch_size: int, seed: int) -> Experiment:
+def build_experiment(
+    family: str,
+    trials: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    mixed_precision: bool = False,
+    jit_compile: bool = False,
+) -> Experiment:
     """Build the benchmark experiment: digits, one random-search tuner."""
     text = textwrap.dedent(
         f"""
@@ -116,6 +130,9 @@ def build_experiment(family: str, trials: int, epochs: int, batch_size: int, see
         max_trials = {trials}
         epochs = {epochs}
         batch_size = {batch_size}
+        [training]
+        mixed_precision = {str(mixed_precision).lower()}
+        jit_compile = {str(jit_compile).lower()}
         [[tuners]]
         type = "random"
         """
@@ -197,7 +214,13 @@ def run_plain(experiment: Experiment, dataset: Dataset, trials: list[TrialFinish
     cpu_started = time.process_time()
     for trial in trials:
         started = time.perf_counter()
-        model = build_model(trial.hyperparameters, experiment.model, dataset.input_shape, dataset.num_classes)
+        model = build_model(
+            trial.hyperparameters,
+            experiment.model,
+            dataset.input_shape,
+            dataset.num_classes,
+            training=experiment.training,
+        )
         built = time.perf_counter()
         model.fit(
             dataset.x_train,
@@ -217,7 +240,7 @@ def warm_up(experiment: Experiment, dataset: Dataset) -> None:
     from tunescope.core.models import build_model
 
     values = {parameter.name: parameter.min for parameter in experiment.space}
-    model = build_model(values, experiment.model, dataset.input_shape, dataset.num_classes)
+    model = build_model(values, experiment.model, dataset.input_shape, dataset.num_classes, training=experiment.training)
     model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val), epochs=1, verbose=0)
 
 
@@ -235,16 +258,21 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--repeats", type=int, default=2, help="engine and plain passes to alternate (default: 2)")
     parser.add_argument("--seed", type=int, default=42, help="experiment seed (default: 42)")
+    parser.add_argument("--mixed-precision", action="store_true", help="set training.mixed_precision = true")
+    parser.add_argument("--jit-compile", action="store_true", help="set training.jit_compile = true (XLA)")
     parser.add_argument("--profile", type=Path, help="after the timed repeats, profile one more engine pass with cProfile, write the profile to this file and print its top entries")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.WARNING)
-    experiment = build_experiment(args.model, args.trials, args.epochs, args.batch_size, args.seed)
+    experiment = build_experiment(
+        args.model, args.trials, args.epochs, args.batch_size, args.seed, args.mixed_precision, args.jit_compile
+    )
     for line in describe_machine():
         print(line)
     print(
         f"experiment: digits, {args.model}, random search, {args.trials} trials x {args.epochs} epochs, "
-        f"batch size {args.batch_size}, {args.repeats} repeats"
+        f"batch size {args.batch_size}, {args.repeats} repeats, "
+        f"mixed precision {'on' if args.mixed_precision else 'off'}, XLA {'on' if args.jit_compile else 'off'}"
     )
 
     import_tensorflow()

@@ -13,9 +13,10 @@ inputs and int64 class labels, the same for every source:
 - `images`: a folder with one subfolder of png/jpg images per class.
 
 Every split is stratified by class where the class counts allow it and seeded,
-so the same seed always gives the same split. scikit-learn, Pillow and Keras
-are imported inside the functions that use them, so importing this module
-stays fast.
+so the same seed always gives the same split. `InputPipelines` serves a
+loaded data set to the engine's fits as prefetching `tf.data` pipelines.
+scikit-learn, Pillow, Keras and TensorFlow are imported inside the functions
+that use them, so importing this module stays fast.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +78,56 @@ class Dataset:
             f"{self.name}: {len(self.x_train)} train, {len(self.x_val)} val, {len(self.x_test)} test, "
             f"{features}, {self.num_classes} classes"
         )
+
+
+class InputPipelines:
+    """Prefetching `tf.data` pipelines over a data set's training and validation splits.
+
+    Keras builds a new input pipeline from NumPy arrays at the start of every
+    `model.fit`. A search fits one model per trial on the same arrays, so the
+    pipelines are built once per batch size and reused by every trial. The
+    training pipeline shuffles the sample indices each epoch and gathers
+    each batch, as Keras' own array pipeline does, so the shuffle buffer
+    contains indices, not samples. Training and validation arrays are copied
+    into tensors once, when the first pipeline is built.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._tensors: tuple[Any, Any] | None = None
+        self._pipelines: dict[int, tuple[Any, Any]] = {}
+
+    def fit_data(self, batch_size: int) -> tuple[Any, Any]:
+        """Return the (training, validation) pipelines batched at `batch_size`."""
+        if batch_size not in self._pipelines:
+            self._pipelines[batch_size] = self._build(batch_size)
+        return self._pipelines[batch_size]
+
+    def _build(self, batch_size: int) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        if self._tensors is None:
+            self._tensors = (tf.constant(self.dataset.x_train), tf.constant(self.dataset.y_train))
+        x, y = self._tensors
+        count = len(self.dataset.x_train)
+
+        def gather(indices: Any) -> tuple[Any, Any]:
+            return tf.gather(x, indices), tf.gather(y, indices)
+
+        training = (
+            tf.data.Dataset.range(count)
+            .shuffle(count, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        validation = (
+            tf.data.Dataset.from_tensor_slices((self.dataset.x_val, self.dataset.y_val))
+            .batch(batch_size)
+            .cache()
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        return training, validation
 
 
 def load_dataset(config: DatasetConfig, seed: int = 0) -> Dataset:

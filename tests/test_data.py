@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tunescope.core.config import DatasetConfig
-from tunescope.core.data import KERAS_DATASETS, Dataset, load_dataset
+from tunescope.core.data import KERAS_DATASETS, Dataset, InputPipelines, load_dataset
 from tunescope.core.errors import DataError
 
 DIGITS_COUNT = 1797
@@ -678,3 +678,55 @@ def test_images_too_few(tmp_path):
 def test_unknown_dataset_name():
     with pytest.raises(DataError, match="unknown data set 'svhn'"):
         load_dataset(DatasetConfig(name="svhn"))
+
+
+# -- input pipelines -----------------------------------------------------------
+
+
+def numbered_dataset(train: int = 10, val: int = 5) -> Dataset:
+    """A data set whose first feature is the sample's number, so batches can be traced back."""
+    x = np.arange(train + val, dtype=np.float32).reshape(-1, 1)
+    y = np.arange(train + val) % 2
+    return Dataset("numbers", x[:train], y[:train], x[train:], y[train:], x[:0], y[:0], num_classes=2)
+
+
+def epoch_of(pipeline) -> list[list[int]]:
+    return [[int(value) for value in batch[0].numpy()[:, 0]] for batch in pipeline]
+
+
+def test_pipelines_cover_every_sample_per_epoch():
+    training, _ = InputPipelines(numbered_dataset()).fit_data(batch_size=4)
+
+    batches = epoch_of(training)
+
+    assert [len(batch) for batch in batches] == [4, 4, 2]
+    assert sorted(sum(batches, [])) == list(range(10))
+
+
+def test_pipelines_reshuffle_each_epoch():
+    training, _ = InputPipelines(numbered_dataset(train=64)).fit_data(batch_size=64)
+
+    first, second = epoch_of(training), epoch_of(training)
+
+    assert sorted(first[0]) == sorted(second[0])
+    assert first != second
+
+
+def test_pipelines_keep_labels_with_samples():
+    training, _ = InputPipelines(numbered_dataset()).fit_data(batch_size=3)
+
+    for x, y in training:
+        assert list(y.numpy()) == [int(value) % 2 for value in x.numpy()[:, 0]]
+
+
+def test_pipelines_validation_in_order():
+    _, validation = InputPipelines(numbered_dataset()).fit_data(batch_size=2)
+
+    assert epoch_of(validation) == [[10, 11], [12, 13], [14]]
+
+
+def test_pipelines_reused_per_batch_size():
+    pipelines = InputPipelines(numbered_dataset())
+
+    assert pipelines.fit_data(4) is pipelines.fit_data(4)
+    assert pipelines.fit_data(4) is not pipelines.fit_data(2)

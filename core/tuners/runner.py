@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Experiment, TunerConfig
-from ..data import Dataset
+from ..data import Dataset, InputPipelines
 from ..events import FINISHED, STOPPED, Event, TunerFinished
 from ..resume import TunerResume
 
@@ -64,7 +64,13 @@ def run_tuner(
         on_round=emit,
     )
     hypermodel = FamilyHyperModel(
-        experiment.model, dataset.input_shape, dataset.num_classes, tuner.batch_size, experiment.search_paths()
+        experiment.model,
+        dataset.input_shape,
+        dataset.num_classes,
+        tuner.batch_size,
+        experiment.search_paths(),
+        experiment.training,
+        InputPipelines(dataset),
     )
     try:
         with _keras_tuner_output_logged(tuner.name):

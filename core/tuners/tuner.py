@@ -12,7 +12,6 @@ it only when a study starts.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import math
@@ -31,8 +30,10 @@ import keras_tuner
 from keras_tuner.src import backend as keras_tuner_backend
 from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src import utils as keras_tuner_utils
+from keras_tuner.src.engine import tuner_utils as keras_tuner_tuner_utils
 
-from ..config import ModelConfig
+from ..config import ModelConfig, TrainingConfig
+from ..data import InputPipelines
 from ..events import (
     CANCELLED,
     COMPLETED,
@@ -86,7 +87,11 @@ class StudyCancelled(keras_tuner.errors.FatalError):
 
 
 class FamilyHyperModel(keras_tuner.HyperModel):
-    """Builds a model family from a trial's hyperparameter values, by name."""
+    """Builds a model family from a trial's hyperparameter values, by name.
+
+    With `pipelines`, a fit on that data set's training arrays trains on its
+    prefetching `tf.data` pipelines instead, built once per batch size.
+    """
 
     def __init__(
         self,
@@ -95,20 +100,41 @@ class FamilyHyperModel(keras_tuner.HyperModel):
         num_classes: int,
         batch_size: int,
         search_paths: tuple[Path, ...] = (),
+        training: TrainingConfig | None = None,
+        pipelines: InputPipelines | None = None,
     ) -> None:
         super().__init__()
         self.model_config = model
         self.search_paths = search_paths
+        self.training = training
+        self.pipelines = pipelines
         self.input_shape = input_shape
         self.num_classes = num_classes
         self.batch_size = batch_size
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        return build_model(hp.values, self.model_config, self.input_shape, self.num_classes, self.search_paths)
+        return build_model(
+            hp.values, self.model_config, self.input_shape, self.num_classes, self.search_paths, self.training
+        )
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         kwargs.update(fit_options(hp.values, self.batch_size))
-        return model.fit(*args, **kwargs)
+        pipelines = self.pipelines
+        validation_data = kwargs.get("validation_data")
+        if (
+            pipelines is None
+            or len(args) != 2
+            or args[0] is not pipelines.dataset.x_train
+            or not isinstance(validation_data, tuple)
+            or validation_data[0] is not pipelines.dataset.x_val
+        ):
+            return model.fit(*args, **kwargs)
+
+        # The pipeline shuffles every epoch itself, and Keras warns when
+        # `shuffle` is left on for a tf.data input.
+        training, validation = pipelines.fit_data(kwargs.pop("batch_size"))
+        kwargs.update(validation_data=validation, shuffle=False)
+        return model.fit(training, **kwargs)
 
 
 @dataclass
@@ -274,19 +300,6 @@ class StudyTuner(keras_tuner.Tuner):
 
     # -- training -----------------------------------------------------------
 
-    def search(self, *args: Any, **kwargs: Any) -> None:
-        # A full garbage collection scans every object TensorFlow and Keras
-        # created at import, 0.7 to 1.3 s each with TensorFlow 2.21 on a
-        # 2-core CPU (benchmarks/bench_overhead.py --profile). Freezing the
-        # objects alive at the search's start, after clear_session() has
-        # collected the garbage, leaves only the search's own objects to scan.
-        keras.backend.clear_session()
-        gc.freeze()
-        try:
-            super().search(*args, **kwargs)
-        finally:
-            gc.unfreeze()
-
     def run_trial(self, trial: keras_tuner.engine.trial.Trial, *args: Any, **kwargs: Any) -> list[Any]:
         values = trial.hyperparameters.values
         if "tuner/epochs" in values:
@@ -320,20 +333,43 @@ class StudyTuner(keras_tuner.Tuner):
             if record.cancelled:
                 raise StudyCancelled("the study was cancelled")
 
-        if best_weights.weights is not None:
+        if best_weights.weights is not None and self._may_need_checkpoint(trial, histories):
             model.set_weights(best_weights.weights)
             model.save_weights(self._get_checkpoint_fname(trial.trial_id))
         return histories
 
+    def _may_need_checkpoint(self, trial: keras_tuner.engine.trial.Trial, histories: list[Any]) -> bool:
+        """Return whether the trial's checkpoint can ever be read.
+
+        Hyperband continues trials from their checkpoints, so its trials
+        always write one. Otherwise only the best trial's weights are read
+        (the best model's evaluation, and `resume`), and scores never change
+        once a trial ends. A trial that scores below a finished trial can
+        therefore never become the best. A tie still writes, whatever rule
+        the oracle uses to break ties.
+        """
+        if "tuner/epochs" in trial.hyperparameters.values:
+            return True
+        objective = self.oracle.objective
+        try:
+            score = keras_tuner_tuner_utils.convert_to_metrics_dict(histories, objective).get(objective.name)
+        except (KeyError, TypeError, ValueError):
+            return True
+        if score is None or not math.isfinite(score):
+            return True
+        finished = [
+            best
+            for best in self.oracle.get_best_trials(1)
+            if best.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
+            and best.score is not None
+            and math.isfinite(best.score)
+        ]
+        return not finished or not objective.better_than(finished[0].score, score)
+
     def _try_build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         # The earlier trials' graphs are collectable only once released.
         _release_trial_gradients()
-        # Clearing the session between trials keeps memory flat over long
-        # studies (benchmarks/bench_memory.py: +7 MB over 50 trials, against
-        # +88 MB without), at the price of TensorFlow's kernel cache.
-        # Keras 3.15's clear_session() also runs a full garbage collection,
-        # which is cheap because `search` froze the objects alive before it.
-        keras.backend.clear_session()
+        _reset_keras_state()
         model = self._build_hypermodel(hp)
         if not isinstance(model, keras.Model):
             raise keras_tuner.errors.FatalTypeError(
@@ -469,6 +505,33 @@ def _release_trial_gradients() -> None:
     for name in [name for name in registry if name.startswith(_CUSTOM_GRADIENT_PREFIX)]:
         if name not in _gradients_before_trials:
             del registry[name]
+
+
+def _reset_keras_state() -> None:
+    """Reset Keras' global state before a model is built, as `clear_session()` does.
+
+    A fresh state gives every trial's model the same layer names and drops
+    what Keras' global state still refers to from the previous trial. Unlike
+    `clear_session()` in Keras 3.15, this keeps TensorFlow's kernel cache and
+    runs no forced full garbage collection. Refilling the cache made each
+    build about 20 ms slower and each fit use more CPU, and the collection
+    cost 20 to 30 ms per trial (benchmarks/bench_overhead.py on a 2-core
+    CPU). Python's own collector frees the previous trial's objects instead.
+    Memory stays bounded: +49 to +70 MB over 50 trials in three runs, almost
+    all of it by the fifth trial (benchmarks/bench_memory.py).
+    """
+    # NOTE: the two trackers are private to Keras 3.15, so any other layout
+    # falls back to the public call, which also empties the kernel cache.
+    from keras.src.backend.common import global_state
+
+    if not all(hasattr(global_state, name) for name in ("GLOBAL_STATE_TRACKER", "GLOBAL_SETTINGS_TRACKER")):
+        keras.backend.clear_session(free_memory=False)
+        return
+    import tensorflow as tf
+
+    global_state.GLOBAL_STATE_TRACKER = threading.local()
+    global_state.GLOBAL_SETTINGS_TRACKER = threading.local()
+    tf.compat.v1.reset_default_graph()
 
 
 def _resident_mb() -> float | None:
