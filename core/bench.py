@@ -393,7 +393,14 @@ def _warm_up(experiment: Experiment, dataset: Dataset) -> None:
             values[parameter.name] = parameter.min
     count = min(len(dataset.x_train), 256)
     try:
-        model = build_model(values, experiment.model, dataset.input_shape, dataset.num_classes, experiment.search_paths())
+        model = build_model(
+            values,
+            experiment.model,
+            dataset.input_shape,
+            dataset.num_classes,
+            experiment.search_paths(),
+            experiment.training,
+        )
         model.fit(
             dataset.x_train[:count],
             dataset.y_train[:count],

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tunescope.core.config import Experiment, parse_experiment
+from tunescope.core.config import Experiment, TrainingConfig, parse_experiment
 from tunescope.core.errors import TunescopeError
 from tunescope.core.events import (
     COMPLETED,
@@ -128,6 +128,7 @@ class TinyModels:
         self.fail_calls = fail_calls
         self.calls = 0
         self.search_paths: list[Path] = []
+        self.trainings: list[Any] = []
 
     def build_model(
         self,
@@ -136,11 +137,13 @@ class TinyModels:
         input_shape: tuple[int, ...],
         num_classes: int,
         search_paths: tuple[Path, ...] = (),
+        training: Any = None,
     ) -> Any:
         import keras
 
         self.calls += 1
         self.search_paths.extend(search_paths)
+        self.trainings.append(training)
         if self.calls in self.fail_calls:
             raise ValueError(f"build call {self.calls} fails on purpose")
         net = keras.Sequential(
@@ -785,3 +788,9 @@ def test_custom_model_found_in_user_dir(
 
     assert [event.status for event in of_type(events, TrialFinished)] == [COMPLETED, COMPLETED]
     assert result.trials_completed == 2
+
+
+@pytest.mark.slow
+def test_search_builds_models_with_training_settings(cloud_run: CloudRun) -> None:
+    assert cloud_run.models.trainings
+    assert all(isinstance(training, TrainingConfig) for training in cloud_run.models.trainings)

@@ -101,6 +101,7 @@ class ModelFunctions(Protocol):
         input_shape: tuple[int, ...],
         num_classes: int,
         search_paths: Sequence[Path] = (),
+        training: Any = None,
     ) -> Any: ...
 
     def fit_options(self, values: Mapping[str, Any], default_batch_size: int) -> dict[str, Any]: ...
@@ -439,6 +440,7 @@ class _CloudSearch:
                 data.input_shape,
                 data.num_classes,
                 search_paths=self.search_paths,
+                training=self.experiment.training,
             )
             callback = _make_trial_callback(self, trial)
             started = time.perf_counter()
