@@ -42,12 +42,17 @@ def native_output_to_log() -> Iterator[None]:
     os.dup2(write_end, 1)
     os.dup2(write_end, 2)
     os.close(write_end)
-    # Textual's Linux driver writes the screen to sys.__stderr__.
+    # Textual's Linux driver writes the screen to sys.__stderr__ and reads
+    # the terminal's size with shutil.get_terminal_size(), which asks
+    # sys.__stdout__; on the pipe that would stay 80x24 after every resize.
+    original_stdout = sys.__stdout__
     sys.__stderr__ = screen
+    sys.__stdout__ = screen
     reader.start()
     try:
         yield
     finally:
+        sys.__stdout__ = original_stdout
         sys.__stderr__ = original_stderr
         # Pointing 1 and 2 back at the terminal closes the pipe's last
         # write ends, which ends the reader.
