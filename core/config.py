@@ -160,6 +160,7 @@ class Experiment:
 
 # Each table's keys and what they accept. `_check_keys` uses these to reject
 # unknown keys and suggest the closest known one.
+_MAX_SEED = 2**32 - 1
 _EXPERIMENT_KEYS = ("name", "seed", "output", "max_consecutive_failures")
 _DATASET_KEYS = ("name", "path", "train_size", "test_size", "validation_split", "test_split", "image_size")
 _MODEL_KEYS = ("family", "backbone", "weights", "image_size", "function", "metrics")
@@ -233,6 +234,9 @@ class _Validator:
                 f"{name!r} is not a valid name; use letters, digits, '-', '_' and '.' only, since it names the run directory",
             )
         seed = self.get(experiment, "experiment.seed", "int", default=0)
+        # NumPy and scikit-learn take seeds as unsigned 32-bit integers.
+        if not 0 <= seed <= _MAX_SEED:
+            raise self.fail("experiment.seed", f"{seed} is out of range; use a whole number from 0 to {_MAX_SEED}")
         output = Path(self.get(experiment, "experiment.output", "str", default="runs"))
         failures = self.get(experiment, "experiment.max_consecutive_failures", "int", default=3)
         self.at_least("experiment.max_consecutive_failures", failures, 1)

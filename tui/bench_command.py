@@ -123,7 +123,8 @@ def _run(args: argparse.Namespace) -> int:
         experiment = with_tuners(experiment, args.tuners)
     experiment = with_budget(experiment, max_trials=args.trials, epochs=args.epochs)
     notes = budget_notes(experiment)
-    seeds = [experiment.seed + offset for offset in range(args.seeds)]
+    # Seeds wrap within the loader's range (0 to 2**32 - 1) near its top.
+    seeds = [(experiment.seed + offset) % 2**32 for offset in range(args.seeds)]
     bench_dir = args.out
     if bench_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
