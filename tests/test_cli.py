@@ -50,6 +50,28 @@ def test_unknown_command_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def test_misspelled_command_named(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        main(["runn", "q.toml"])
+    assert caught.value.code == 2
+    assert "unknown command 'runn' (did you mean 'run'?)" in capsys.readouterr().err
+
+
+def test_abbreviated_option_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "q.toml", "--no-tu"])
+    assert caught.value.code == 2
+    assert "--no-tu" in capsys.readouterr().err
+
+
+def test_command_error_points_at_command_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["resume", "somewhere", "--extend", "0"])
+    assert caught.value.code == 2
+    assert "see `tunescope resume --help`" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
     config = tmp_path / "tiny.toml"

@@ -22,7 +22,9 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from difflib import get_close_matches
 from pathlib import Path
+from typing import Any
 
 from tunescope.core import __version__
 from tunescope.core.errors import StudyFailed, TunescopeError
@@ -38,10 +40,18 @@ COMMANDS = ("run", "resume", "report", "attach", "bench")
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit with status 2."""
+    """An argument parser whose errors are one line, point at the right help page, and exit with status 2.
+
+    Abbreviated options are refused: `--no-tu` in a script should fail now,
+    not change meaning when another option starting the same way is added.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"tunescope: error: {message}; see `tunescope --help`\n")
+        self.exit(EXIT_USAGE, f"tunescope: error: {message}; see `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # optional positional with subcommands, so that form is read here.
     app_config: Path | None = None
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        near = get_close_matches(argv[0], COMMANDS, n=1)
+        if near and not Path(argv[0]).exists():
+            parser.error(f"unknown command {argv[0]!r} (did you mean {near[0]!r}?)")
         if len(argv) > 1:
             parser.error(f"unexpected arguments after CONFIG: {' '.join(argv[1:])}")
         app_config = Path(argv[0])
