@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,15 @@ from .events import (
     TunerFinished,
     TunerStarted,
 )
-from .config import Objective
-from .explain import EXPLAINABILITY_LEGEND, explainability_summary, tuner_explanation_markdown
+from .config import Objective, parse_experiment
+from .errors import TunescopeError
+from .explain import (
+    EXPLAINABILITY_LEGEND,
+    TunerExplanation,
+    explain_tuner,
+    explainability_summary,
+    explanation_markdown,
+)
 from .space import SearchSpace
 from .store import RunDir, read_journal
 
@@ -59,6 +66,9 @@ NOT_STARTED = "not started"
 # never finished.
 MISSING = "n/a"
 
+# Text of an explainability cell whose pictures are still being computed.
+PENDING = "..."
+
 # The Markdown report keeps its lines within this many columns where the
 # content allows it, so that it reads in a terminal and in `git diff`.
 MARKDOWN_WIDTH = 100
@@ -74,7 +84,9 @@ class StudyReport:
 
     `results` has no entry for a tuner that never finished. `trials` keeps
     journal order, and a trial that was retried appears once, as its last
-    `TrialFinished` event.
+    `TrialFinished` event. `tuner_types` maps tuner names to the types the
+    experiment file gives them, for tuners that never started and so have
+    no `TunerStarted` event.
     """
 
     study: StudyStarted | None
@@ -84,6 +96,7 @@ class StudyReport:
     rounds: list[RoundFinished]
     finished: StudyFinished | None
     last_event_time: float | None = None
+    tuner_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def objective(self) -> str:
@@ -168,11 +181,12 @@ class TunerSummary:
         return f"{INCOMPLETE} ({self.status})"
 
 
-def collect(events: Iterable[Event]) -> StudyReport:
+def collect(events: Iterable[Event], tuner_types: dict[str, str] | None = None) -> StudyReport:
     """Group a study's events for the reports.
 
     A second `StudyStarted`, `TunerStarted` or `TunerFinished` for the same
-    study or tuner (a resumed run) replaces the first.
+    study or tuner (a resumed run) replaces the first. `tuner_types` maps
+    tuner names to their types in the experiment file (see `planned_tuner_types`).
     """
     study: StudyStarted | None = None
     tuners: dict[str, TunerStarted] = {}
@@ -209,7 +223,32 @@ def collect(events: Iterable[Event]) -> StudyReport:
         rounds=rounds,
         finished=finished,
         last_event_time=last_time,
+        tuner_types=dict(tuner_types or {}),
     )
+
+
+def planned_tuner_types(run_dir: RunDir, study: StudyStarted | None) -> dict[str, str]:
+    """Return the type of each tuner in the run's copy of its experiment file, by tuner name.
+
+    The journal names a tuner's type only once it starts, so the types of
+    tuners that never started come from the file. Returns an empty mapping,
+    and logs why, when the file is missing or no longer valid (for example
+    because its data file has moved).
+    """
+    try:
+        text = run_dir.config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        logger.warning("tuner types of tuners that never started are unknown: %s cannot be read (%s)", run_dir.config, error)
+        return {}
+    # Relative data paths resolve against the original file's folder, as
+    # they do when the run is resumed.
+    base_dir = Path(study.config_dir) if study is not None and study.config_dir else run_dir.path
+    try:
+        experiment = parse_experiment(text, source=str(run_dir.config), base_dir=base_dir)
+    except TunescopeError as error:
+        logger.warning("tuner types of tuners that never started are unknown: %s", error)
+        return {}
+    return {tuner.name: tuner.type for tuner in experiment.tuners}
 
 
 def tuner_summaries(report: StudyReport) -> list[TunerSummary]:
@@ -232,7 +271,7 @@ def _summarise_tuner(report: StudyReport, name: str, started: TunerStarted | Non
 
     summary = TunerSummary(
         name=name,
-        type=started.tuner_type if started else "",
+        type=started.tuner_type if started else report.tuner_types.get(name, ""),
         status=status,
         trials_completed=sum(trial.status == COMPLETED for trial in trials),
         trials_failed=sum(trial.status == FAILED for trial in trials),
@@ -423,7 +462,10 @@ def _typed_column(column: pd.Series, hp_type: str | None) -> pd.Series:
 # -- comparison ----------------------------------------------------------------
 
 
-def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
+def comparison_rows(
+    report: StudyReport,
+    explanations: Mapping[str, TunerExplanation] | None = None,
+) -> list[tuple[str, dict[str, str]]]:
     """Build the comparison table as text cells: (measure, {tuner: cell}) per row.
 
     Rows: status, best objective, test accuracy, search time, trainable
@@ -433,8 +475,14 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
     columns. For that reason the status cell is the tuner's own status
     ("stopped", not "incomplete (stopped)"), and trials cancelled by a stop
     are counted in the notes of summary.md, not here.
+
+    The explainability cell counts the pictures in `explanations` (see
+    `explain_report`), which are computed when None is given. A tuner that
+    started but is missing from a given mapping gets `PENDING`.
     """
     summaries = tuner_summaries(report)
+    if explanations is None:
+        explanations = explain_report(report)
     best_label = f"best {report.objective}"
     rows: list[tuple[str, dict[str, str]]] = [
         ("status", {}),
@@ -459,11 +507,37 @@ def comparison_rows(report: StudyReport) -> list[tuple[str, dict[str, str]]]:
         cells["test accuracy"][name] = format_metric("accuracy", summary.test_accuracy)
         cells["search time"][name] = format_duration(summary.search_seconds) if summary.search_seconds is not None else MISSING
         cells["trainable params"][name] = format_count(summary.trainable_params)
-        cells["explainability"][name] = (
-            explainability_summary(summary.type, summary.has_rounds) if summary.status != NOT_STARTED else MISSING
-        )
+        cells["explainability"][name] = _explainability_cell(summary, explanations.get(name))
         cells["trials ok / failed"][name] = f"{summary.trials_completed} / {summary.trials_failed}"
     return rows
+
+
+def explain_report(report: StudyReport) -> dict[str, TunerExplanation]:
+    """Compute the explainability pictures of each tuner that started, by tuner name.
+
+    Returns an empty mapping when the journal lacks the study's start, which
+    holds the search space. Fitting importance imports scikit-learn, so this
+    takes about a second the first time.
+    """
+    study = report.study
+    if study is None:
+        return {}
+    space = SearchSpace.from_dicts(study.space)
+    objective = Objective(study.objective, study.direction)
+    started = {event.tuner for event in report.tuners} | {trial.tuner for trial in report.trials}
+    return {
+        name: explain_tuner(name, report.trials, report.rounds, space, objective)
+        for name in report.tuner_names()
+        if name in started
+    }
+
+
+def _explainability_cell(summary: TunerSummary, explanation: TunerExplanation | None) -> str:
+    if summary.status == NOT_STARTED:
+        return MISSING
+    if explanation is None:
+        return PENDING
+    return explainability_summary(summary.type, summary.has_rounds, len(explanation.pictures))
 
 
 def format_metric(metric: str, value: float | None) -> str:
@@ -527,13 +601,14 @@ def format_trial(trial: TrialFinished) -> str:
 def summary_markdown(report: StudyReport) -> str:
     """Write summary.md: header, comparison table, best hyperparameters, rounds, notes."""
     summaries = tuner_summaries(report)
+    explanations = explain_report(report)
     sections = [
         _header_markdown(report),
-        _comparison_markdown(report),
+        _comparison_markdown(report, explanations),
         _best_hyperparameters_markdown(report, summaries),
         _rounds_markdown(report, summaries),
         _notes_markdown(summaries),
-        _explanations_markdown(report),
+        _explanations_markdown(report, explanations),
         f"Every trial is in {TRIALS_CSV}, and one row per tuner in {SUMMARY_CSV}.",
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
@@ -568,8 +643,8 @@ def _header_markdown(report: StudyReport) -> str:
     return title + "\n\n" + "\n".join(wrapped)
 
 
-def _comparison_markdown(report: StudyReport) -> str:
-    rows = comparison_rows(report)
+def _comparison_markdown(report: StudyReport, explanations: Mapping[str, TunerExplanation]) -> str:
+    rows = comparison_rows(report, explanations)
     names = report.tuner_names()
     if not names:
         return "## Comparison\n\nNo tuner started."
@@ -588,18 +663,14 @@ def _comparison_markdown(report: StudyReport) -> str:
     return "## Comparison\n\n" + _markdown_tables(table) + "\n\n" + textwrap.fill(legend, MARKDOWN_WIDTH)
 
 
-def _explanations_markdown(report: StudyReport) -> str:
-    """Write one explainability section per tuner that started: importance, heat map, curves, bounds."""
+def _explanations_markdown(report: StudyReport, explanations: Mapping[str, TunerExplanation]) -> str:
+    """Write one explainability section per tuner with trials: importance, heat map, curves, bounds."""
     study = report.study
-    names = [name for name in report.tuner_names() if any(t.tuner == name for t in report.trials)]
-    if study is None or not names:
+    shown = [explanation for explanation in explanations.values() if explanation.n_trials]
+    if study is None or not shown:
         return ""
-    space = SearchSpace.from_dicts(study.space)
     objective = Objective(study.objective, study.direction)
-    sections = [
-        tuner_explanation_markdown(name, report.trials, report.rounds, space, objective, heading_level=3)
-        for name in names
-    ]
+    sections = [explanation_markdown(explanation, objective, heading_level=3) for explanation in shown]
     return "## Explainability\n\n" + "\n\n".join(sections)
 
 
@@ -733,6 +804,9 @@ def write_reports(run_dir: RunDir, events: Iterable[Event] | None = None) -> lis
     if events is None:
         events = read_journal(run_dir.journal)
     report = collect(events)
+    started = {event.tuner for event in report.tuners}
+    if any(name not in started for name in report.tuner_names()):
+        report.tuner_types = planned_tuner_types(run_dir, report.study)
 
     contents = {
         TRIALS_CSV: trials_frame(report).to_csv(index=False, lineterminator="\n"),

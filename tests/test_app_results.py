@@ -11,6 +11,7 @@ import sys
 import termios
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,14 @@ from textual.app import App
 from textual.widgets import Static, TabbedContent
 
 from tunescope.core.config import load_experiment
+from tunescope.core.report import PENDING, collect, explain_report
 from tunescope.core.store import Journal, RunDir
 from tunescope.tui.app import TunescopeApp
 from tunescope.tui.ascii_chrome import AsciiOnly, to_ascii
 from tunescope.tui.screens.results import ResultsScreen
 from tunescope.tui.settings import AppSettings
 from tunescope.tui.widgets.comparison_table import ComparisonTable
+from tunescope.tui.widgets.heat_map import HeatMap
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "sample_configs" / "quickstart.toml"
 CTRL_Q = b"\x11"
@@ -36,6 +39,22 @@ def results_host(tmp_path: Path, ascii_only: bool = False) -> Host:
     run_dir = RunDir(tmp_path)
     events = scripted_events(load_experiment(QUICKSTART), run_dir)
     return Host(ResultsScreen(AppSettings(ascii_only=ascii_only), run_dir, events))
+
+
+def few_trials_host(tmp_path: Path, max_trials: int = 3) -> Host:
+    """An app showing the results of one random tuner with `max_trials` trials."""
+    run_dir = RunDir(tmp_path)
+    quickstart = load_experiment(QUICKSTART)
+    tuner = replace(quickstart.tuners[0], max_trials=max_trials)
+    events = scripted_events(quickstart.with_tuners((tuner,)), run_dir)
+    return Host(ResultsScreen(AppSettings(), run_dir, events))
+
+
+async def pictures_shown(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the explainability counts, computed by a worker, replace their placeholders."""
+    await drawn(pilot)
+    table = pilot.app.screen.query_one(ComparisonTable)
+    await settle(pilot, lambda: PENDING not in [cell.plain for cell in table.get_row("explainability")])
 
 
 def finished_run(tmp_path: Path) -> Path:
@@ -157,6 +176,66 @@ async def test_results_map_pair_off_on_compare(tmp_path: Path) -> None:
 
         assert on_compare is None
         assert app.screen.check_action("next_pair", ()) is True
+
+
+@run_async
+async def test_results_tab_shows_best_so_far_curve(tmp_path: Path) -> None:
+    app = results_host(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pictures_shown(pilot)
+        await pilot.press("n")
+        curve = app.screen.query_one("#curve-0", Static)
+
+        assert curve.display
+        assert "best val_accuracy so far by trial number" in str(curve.render())
+
+
+@run_async
+async def test_results_map_starts_on_report_pair(tmp_path: Path) -> None:
+    app = results_host(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pictures_shown(pilot)
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        explanations = explain_report(collect(screen.events))
+
+        for index, name in enumerate(screen.tuner_names):
+            heat_map = screen.query_one(f"#map-{index}", HeatMap)
+            assert heat_map.pair == explanations[name].heat_map_pair, name
+
+
+@run_async
+async def test_results_map_pair_key_cycles(tmp_path: Path) -> None:
+    app = results_host(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pictures_shown(pilot)
+        await pilot.press("n")
+        heat_map = app.screen.query_one("#map-0", HeatMap)
+        first = heat_map.pair
+        seen = []
+        for _ in heat_map.pairs:
+            await pilot.press("p")
+            seen.append(heat_map.pair)
+
+        assert seen[0] != first
+        assert seen[-1] == first
+        assert len(set(seen)) == len(heat_map.pairs)
+
+
+@run_async
+async def test_results_unknown_importance_one_line(tmp_path: Path) -> None:
+    app = few_trials_host(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pictures_shown(pilot)
+        importance = str(app.screen.query_one("#importance-0", Static).render())
+        cell = app.screen.query_one(ComparisonTable).get_cell("explainability", "random").plain
+
+        assert importance.startswith("importance: too few trials")
+        assert "0.000" not in importance
+        assert len(importance.splitlines()) == 1
+        # Heat map and best-so-far curve; importance could not be computed.
+        assert cell == "2 pictures"
+        assert any(line.split() == ["explainability", "2", "pictures"] for line in screen_lines(app))
 
 
 @run_async

@@ -25,6 +25,7 @@ from tunescope.core.explain import (
     ObjectiveGrid,
     best_so_far,
     bound_history,
+    explain_tuner,
     explainability_summary,
     format_number,
     objective_grid,
@@ -311,6 +312,8 @@ def test_importance_unknown_scores():
 
     assert "too few trials" in text
     assert "#" not in text
+    assert "0.000" not in text
+    assert len(text.splitlines()) == 1
 
 
 def test_best_so_far_no_trials():
@@ -515,3 +518,48 @@ def test_markdown_without_trials():
 )
 def test_explainability_summary_cases(tuner_type, has_rounds, expected):
     assert explainability_summary(tuner_type, has_rounds) == expected
+
+
+@pytest.mark.parametrize(
+    ("tuner_type", "has_rounds", "pictures", "expected"),
+    [
+        ("random", False, 2, "2 pictures"),
+        ("random", False, 1, "1 picture"),
+        ("grid", False, 0, "0 pictures"),
+        ("aisara", False, 2, "2, no rounds"),
+    ],
+)
+def test_explainability_summary_counts(tuner_type, has_rounds, pictures, expected):
+    assert explainability_summary(tuner_type, has_rounds, pictures) == expected
+
+
+def test_explain_tuner_all_pictures():
+    trials = lattice_trials("aisara")
+
+    explanation = explain_tuner("aisara", trials, aisara_rounds(), SPACE, OBJECTIVE)
+
+    assert explanation.pictures == ("importance", "heat map", "best-so-far curve", "bounds per round")
+    ranked = [name for name, _ in explanation.importance.ranked()]
+    assert explanation.heat_map_pair == (ranked[0], ranked[1])
+
+
+def test_explain_tuner_too_few_trials():
+    explanation = explain_tuner("random", lattice_trials()[:3], [], SPACE, OBJECTIVE)
+
+    assert not explanation.importance.known
+    assert explanation.pictures == ("heat map", "best-so-far curve")
+    assert explanation.heat_map_pair == ("num_layers", "nodes_dense")
+
+
+def test_explain_tuner_without_trials():
+    explanation = explain_tuner("grid", [], [], SPACE, OBJECTIVE)
+
+    assert explanation.pictures == ()
+    assert explanation.heat_map_pair is None
+
+
+def test_markdown_unknown_importance_has_no_bars():
+    text = tuner_explanation_markdown("random", lattice_trials()[:3], [], SPACE, OBJECTIVE)
+
+    assert "importance: too few trials" in text
+    assert "0.000" not in text

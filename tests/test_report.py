@@ -37,6 +37,7 @@ from tunescope.core.events import (
 )
 from tunescope.core.report import (
     MARKDOWN_WIDTH,
+    PENDING,
     collect,
     comparison_rows,
     format_duration,
@@ -416,7 +417,25 @@ def test_comparison_rows_cells(report):
 
 def test_comparison_rows_explainability(report):
     assert comparison_cell(report, "explainability", "aisara") == "4 pictures"
-    assert comparison_cell(report, "explainability", "random") == "3 pictures"
+    # Three completed trials are too few for importance, so its bars are not drawn.
+    assert comparison_cell(report, "explainability", "random") == "2 pictures"
+
+
+def test_comparison_rows_explainability_counts_drawn():
+    report = collect(killed_run_events())
+
+    # Every grid trial failed, so its section draws nothing.
+    assert comparison_cell(report, "explainability", "grid") == "0 pictures"
+    # aisara's trials name a round, but no round finished, so no bounds are drawn.
+    assert comparison_cell(report, "explainability", "aisara") == "2 pictures"
+    assert comparison_cell(report, "explainability", "hyperband") == "n/a"
+
+
+def test_comparison_rows_pending_explanations(report):
+    cells = dict(comparison_rows(report, {}))["explainability"]
+
+    assert cells["random"] == PENDING
+    assert cells["aisara"] == PENDING
 
 
 def test_comparison_rows_mark_cancelled_tuner(report):
@@ -431,7 +450,6 @@ def test_comparison_rows_incomplete_tuner():
     assert comparison_cell(report, "status", "aisara") == "incomplete"
     assert comparison_cell(report, "best val_accuracy", "aisara") == "82.56%"
     assert comparison_cell(report, "search time", "aisara") == "29.0s"
-    assert comparison_cell(report, "explainability", "aisara") == "4 pictures"
 
 
 def test_comparison_rows_all_trials_failed():
@@ -615,6 +633,59 @@ def test_write_reports_of_torn_journal(tmp_path):
 
     trials = pd.read_csv(tmp_path / "trials.csv")
     assert len(trials) == 6
+
+
+PLANNED_CONFIG = """\
+[dataset]
+name = "digits"
+
+[model]
+family = "dnn"
+
+[[space]]
+name = "num_layers"
+type = "int"
+min = 2
+max = 10
+
+[[tuners]]
+type = "random"
+
+[[tuners]]
+name = "hb"
+type = "hyperband"
+"""
+
+
+def cancelled_before_second_tuner() -> list:
+    return [
+        study_started(["random", "hb"]),
+        TunerStarted(tuner="random", tuner_type="random", max_trials=2, epochs=1, time=T0 + 1),
+        trial("random", "00", 1, 20, (3, 256, 0.001), 0.81),
+        TunerFinished(tuner="random", status=STOPPED, search_seconds=20.0, trials_completed=1, time=T0 + 21),
+        StudyFinished(status=CANCELLED, seconds=22.0, time=T0 + 22),
+    ]
+
+
+def test_write_reports_types_tuner_not_started(tmp_path):
+    (tmp_path / "config.toml").write_text(PLANNED_CONFIG, encoding="utf-8")
+    run_dir = RunDir(tmp_path)
+
+    write_reports(run_dir, cancelled_before_second_tuner())
+
+    summary = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False).set_index("tuner")
+    assert summary.loc["hb", "status"] == "not started"
+    assert summary.loc["hb", "type"] == "hyperband"
+    assert summary.loc["random", "type"] == "random"
+
+
+def test_write_reports_without_config_leaves_type_empty(tmp_path):
+    run_dir = RunDir(tmp_path)
+
+    write_reports(run_dir, cancelled_before_second_tuner())
+
+    summary = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False).set_index("tuner")
+    assert summary.loc["hb", "type"] == ""
 
 
 # -- boundaries ----------------------------------------------------------------------

@@ -19,7 +19,15 @@ from .ascii import (
 from .bounds import BoundHistory, bound_history
 from .grid import ObjectiveGrid, objective_grid, smoothed_grid
 from .importance import Importance, compute_importance
-from .markdown import EXPLAINABILITY_LEGEND, explainability_summary, tuner_explanation_markdown
+from .markdown import (
+    EXPLAINABILITY_LEGEND,
+    TunerExplanation,
+    explain_tuner,
+    explainability_summary,
+    explanation_markdown,
+    heat_map_axes,
+    tuner_explanation_markdown,
+)
 from .progress import BestSoFar, best_so_far
 
 __all__ = [
@@ -28,12 +36,16 @@ __all__ = [
     "BoundHistory",
     "Importance",
     "ObjectiveGrid",
+    "TunerExplanation",
     "best_so_far",
     "bound_history",
     "compute_importance",
+    "explain_tuner",
     "explainability_summary",
+    "explanation_markdown",
     "format_number",
     "format_value",
+    "heat_map_axes",
     "objective_grid",
     "render_best_so_far",
     "render_bound_history",

@@ -70,12 +70,18 @@ def format_value(value: Value) -> str:
 
 
 def render_importance(importance: Importance, width: int = 60, ascii_only: bool = False) -> str:
-    """Draw one bar per hyperparameter, highest importance first, with its score."""
+    """Draw one bar per hyperparameter, highest importance first, with its score.
+
+    Unknown importance is drawn as its header line alone, which gives the
+    reason, because bars of 0.000 would read as measured scores.
+    """
     header = f"importance: {importance.method}, {importance.n_trials} trials"
     lines = textwrap.wrap(header, MAX_COLUMNS)
     ranked = importance.ranked()
     if not ranked:
         lines.append("(the space has no hyperparameters)")
+        return _join(lines)
+    if not importance.known:
         return _join(lines)
 
     name_width = min(max(len(name) for name, _ in ranked), _MAX_LABEL)

@@ -39,6 +39,11 @@ class Importance:
     method: str
     n_trials: int
 
+    @property
+    def known(self) -> bool:
+        """Whether the scores were computed. It is False when they are all 0, and `method` then gives the reason."""
+        return any(score > 0 for score in self.scores.values())
+
     def ranked(self) -> list[tuple[str, float]]:
         """Return (name, score) pairs, highest score first, ties by name."""
         return sorted(self.scores.items(), key=lambda item: (-item[1], item[0]))

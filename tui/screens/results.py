@@ -17,10 +17,18 @@ from textual.worker import Worker, WorkerState
 from tunescope.core.config import Objective
 from tunescope.core.errors import TunescopeError
 from tunescope.core.events import Event, TrialFinished
-from tunescope.core.explain import bound_history, compute_importance
-from tunescope.core.explain.ascii import format_value, render_bound_history, render_importance
+from tunescope.core.explain import TunerExplanation
+from tunescope.core.explain.ascii import format_value, render_best_so_far, render_bound_history, render_importance
 from tunescope.core.explain.markdown import EXPLAINABILITY_KEY
-from tunescope.core.report import StudyReport, collect, comparison_rows, format_metric, tuner_summaries, write_reports
+from tunescope.core.report import (
+    StudyReport,
+    collect,
+    comparison_rows,
+    explain_report,
+    format_metric,
+    tuner_summaries,
+    write_reports,
+)
 from tunescope.core.space import SearchSpace
 from tunescope.core.store import RunDir
 
@@ -33,17 +41,41 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TunerPictures:
-    """The text pictures of one tuner: importance bars and, for AiSara, its bound history."""
+    """The text pictures of one tuner, each empty when summary.md does not draw it either.
+
+    `importance` is the bars, or one line with the reason importance is
+    unknown, `curve` the best-so-far curve, and `bounds` the bound history of
+    a tuner that searched in rounds (AiSara). `pair` is the heat map's pair,
+    the one summary.md draws.
+    """
 
     importance: str
+    curve: str
     bounds: str
+    pair: tuple[str, str | None] | None
+
+
+def draw_pictures(explanation: TunerExplanation, ascii_only: bool) -> TunerPictures:
+    """Draw an explanation's pictures as text, as the Markdown report does."""
+    importance = explanation.importance
+    if importance is not None:
+        importance_text = render_importance(importance, ascii_only=ascii_only)
+    else:
+        importance_text = "no completed trial, so importance is unknown"
+    curve = render_best_so_far([explanation.curve], ascii_only=ascii_only) if explanation.curve is not None else ""
+    bounds = render_bound_history(explanation.bounds, ascii_only=ascii_only) if explanation.bounds is not None else ""
+    return TunerPictures(importance_text, curve, bounds, explanation.heat_map_pair)
 
 
 COMPARE_TAB = "compare"
 
 
 class ResultsScreen(Screen[None]):
-    """A tab with the comparison table, then a tab per tuner: best hyperparameters, heat map, importance.
+    """A tab with the comparison table, then a tab per tuner: best hyperparameters and the pictures.
+
+    A tuner's tab shows the pictures of summary.md's Explainability section:
+    heat map, importance, best-so-far curve and, for AiSara, its bounds per
+    round. The comparison counts the same pictures.
 
     One tab at a time keeps a tuner's pictures readable at 80x24. A tuner's tab
     scrolls, and the line below it shows which rows are in view.
@@ -73,7 +105,8 @@ class ResultsScreen(Screen[None]):
         summaries = {summary.name: summary for summary in tuner_summaries(self.report)}
         with TabbedContent(id="tabs", initial=COMPARE_TAB):
             with TabPane("compare", id=COMPARE_TAB):
-                yield ComparisonTable(comparison_rows(self.report), id="comparison")
+                # The explainability counts follow once the pictures are computed.
+                yield ComparisonTable(comparison_rows(self.report, {}), id="comparison")
                 yield Static(EXPLAINABILITY_KEY, id="legend", markup=False)
                 yield Static(
                     "e writes trials.csv, summary.csv and summary.md into the run directory",
@@ -87,6 +120,7 @@ class ResultsScreen(Screen[None]):
                         yield Static(self._best_text(summary.best if summary else None), classes="best", markup=False)
                         yield HeatMap(self.settings.ascii_only, id=f"map-{index}")
                         yield Static("computing importance...", id=f"importance-{index}", markup=False, classes="importance")
+                        yield Static("", id=f"curve-{index}", markup=False, classes="curve")
                         yield Static("", id=f"bounds-{index}", markup=False, classes="bounds")
                     yield Static("", id=f"rows-{index}", markup=False, classes="rows")
         yield Footer()
@@ -155,17 +189,11 @@ class ResultsScreen(Screen[None]):
     def compute_pictures(self) -> None:
         self.run_worker(self._pictures, thread=True, exclusive=True, group="explain", exit_on_error=False)
 
-    def _pictures(self) -> dict[str, TunerPictures]:
-        """Fit importance and collect bound histories; scikit-learn takes seconds to import and fit."""
-        pictures = {}
-        ascii_only = self.settings.ascii_only
-        for name in self.tuner_names:
-            trials = self._trials_of(name)
-            importance = render_importance(compute_importance(trials, self.space, self.objective), ascii_only=ascii_only)
-            rounds = [event for event in self.report.rounds if event.tuner == name]
-            bounds = render_bound_history(bound_history(rounds, self.space), ascii_only=ascii_only) if rounds else ""
-            pictures[name] = TunerPictures(importance, bounds)
-        return pictures
+    def _pictures(self) -> tuple[dict[str, TunerExplanation], dict[str, TunerPictures]]:
+        """Compute each tuner's explanation and draw it, off the event loop because scikit-learn takes seconds to import."""
+        explanations = explain_report(self.report)
+        pictures = {name: draw_pictures(explanation, self.settings.ascii_only) for name, explanation in explanations.items()}
+        return explanations, pictures
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "explain":
@@ -177,13 +205,18 @@ class ResultsScreen(Screen[None]):
                 self.query_one(f"#importance-{index}", Static).update(f"importance could not be computed: {error}")
         if event.state != WorkerState.SUCCESS:
             return
-        pictures: dict[str, TunerPictures] = event.worker.result
+        explanations, pictures = event.worker.result
+        self.query_one(ComparisonTable).update_rows(comparison_rows(self.report, explanations))
+        empty = TunerPictures("not started, so there is nothing to explain", "", "", None)
         for index, name in enumerate(self.tuner_names):
-            picture = pictures[name]
+            picture = pictures.get(name, empty)
             self.query_one(f"#importance-{index}", Static).update(picture.importance)
-            bounds = self.query_one(f"#bounds-{index}", Static)
-            bounds.update(picture.bounds)
-            bounds.display = bool(picture.bounds)
+            for kind, text in (("curve", picture.curve), ("bounds", picture.bounds)):
+                static = self.query_one(f"#{kind}-{index}", Static)
+                static.update(text)
+                static.display = bool(text)
+            if picture.pair is not None:
+                self.query_one(f"#map-{index}", HeatMap).show_pair(*picture.pair)
         self.call_after_refresh(self._show_all_rows)
 
     # -- actions ---------------------------------------------------------------

@@ -187,6 +187,23 @@ class HeatMap(Widget):
             self.pair_index = (self.pair_index + 1) % len(self.pairs)
             self._recompute()
 
+    def show_pair(self, x: str, y: str | None) -> None:
+        """Show the map over `x` and `y`, from where `next_pair` then cycles on.
+
+        A pair listed the other way round is turned, so that `x` is the x
+        axis. A pair not listed, such as a strip over the one hyperparameter
+        that varies in a larger space, is added in front.
+        """
+        if (x, y) in self.pairs:
+            self.pair_index = self.pairs.index((x, y))
+        elif y is not None and (y, x) in self.pairs:
+            self.pair_index = self.pairs.index((y, x))
+            self.pairs[self.pair_index] = (x, y)
+        else:
+            self.pairs.insert(0, (x, y))
+            self.pair_index = 0
+        self._recompute()
+
     def next_tuner(self) -> None:
         tuners = list(dict.fromkeys(trial.tuner for trial in self.trials))
         choices: list[str | None] = [None, *tuners]
