@@ -17,6 +17,7 @@ from tunescope.tui.app import TunescopeApp
 from tunescope.tui.screens.path_prompt import PathPrompt
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.screens.setup import SetupScreen
+from tunescope.tui.screens.setup_fields import FIELDS
 from tunescope.tui.settings import AppSettings
 from textual.widgets import Input, Select, TabbedContent, TabPane
 
@@ -228,6 +229,74 @@ async def test_tuner_settings_show_problems() -> None:
 
 
 @run_async
+async def test_tuner_settings_unquoted_word() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        await show(pilot, "tab-tuners")
+        settings = screen.query_one(TunerEditor).rows[2].controls["settings"]
+        settings.value = "facter = x"
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.key == "tuners[2].settings"
+        assert screen.problem.message == 'Tuners, row 3, settings: facter = x: x is not a TOML value; quote text as "x"'
+
+        settings.value = 'facter = "x"'
+        await checked(pilot)
+        assert screen.problem is not None
+        assert screen.problem.key == "tuners[2].facter"
+
+
+@run_async
+async def test_executions_field_shows_default() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = setup_screen(app).query_one("#field-budget-executions_per_trial", Input)
+
+        assert field.value == ""
+        assert field.placeholder == "1"
+
+
+def test_field_placeholders_match_loader() -> None:
+    # A file that leaves out every key with a placeholder.
+    text = """
+[dataset]
+name = "digits"
+
+[model]
+family = "dnn"
+
+[[space]]
+name = "num_layers"
+type = "int"
+min = 1
+max = 4
+
+[[tuners]]
+type = "random"
+"""
+    experiment = parse_experiment(text, source="test")
+    loaded = {
+        "experiment.seed": experiment.seed,
+        "experiment.output": str(experiment.output),
+        "dataset.validation_split": experiment.dataset.validation_split,
+        "dataset.test_split": experiment.dataset.test_split,
+        "objective.metric": experiment.objective.metric,
+        "budget.max_trials": experiment.tuners[0].max_trials,
+        "budget.epochs": experiment.tuners[0].epochs,
+        "budget.executions_per_trial": experiment.tuners[0].executions_per_trial,
+        "budget.batch_size": experiment.tuners[0].batch_size,
+    }
+    placeholders = {spec.key: spec.placeholder for spec in FIELDS if spec.placeholder}
+
+    assert placeholders.keys() == loaded.keys()
+    for key, value in loaded.items():
+        assert placeholders[key] == str(value), key
+
+
+@run_async
 async def test_save_then_load(in_tmp: Path) -> None:
     other = in_tmp / "o.toml"
     other.write_text(QUICKSTART.read_text(encoding="utf-8").replace('name = "quickstart"', 'name = "other"'))
@@ -348,10 +417,29 @@ async def test_tab_keys_step_through_tabs() -> None:
         for key, tab in steps:
             await pilot.press(key)
             pane = screen.query_one(f"#{tab}", TabPane)
-            await settle(pilot, lambda: app.focused is not None and pane in app.focused.ancestors)
+            await settle(pilot, lambda: tabs.active == tab and app.focused is not None and pane in app.focused.ancestors)
             assert tabs.active == tab, key
         # The last two steps started from Input fields of the editors.
         assert isinstance(app.focused, Input)
+
+
+@run_async
+async def test_late_pane_focus_keeps_tab() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        tabs = screen.query_one(TabbedContent)
+        study = screen.query_one("#tab-study", TabPane)
+        await pilot.press("ctrl+pagedown")
+        data = screen.query_one("#tab-data", TabPane)
+        await settle(pilot, lambda: app.focused is not None and data in app.focused.ancestors)
+
+        # The message that focusing the name field posted, arriving only now.
+        tabs.post_message(TabPane.Focused(study))
+        await pilot.pause()
+
+        assert tabs.active == "tab-data"
 
 
 @run_async

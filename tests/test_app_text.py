@@ -67,6 +67,17 @@ def test_settings_value_rejects_bare_words() -> None:
         settings_value("factor 3")
 
 
+def test_settings_value_names_unquoted_word() -> None:
+    with pytest.raises(SettingsSyntaxError) as caught:
+        settings_value("factor = 3, facter = x")
+
+    assert str(caught.value) == 'facter = x: x is not a TOML value; quote text as "x"'
+
+
+def test_settings_value_reads_quoted_word() -> None:
+    assert settings_value('facter = "x"') == {"facter": "x"}
+
+
 def test_settings_text_round_trips() -> None:
     settings = {"trials_per_round": 5, "rounds": "auto", "tie_break": "val_loss"}
     assert settings_value(settings_text(settings)) == settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -109,14 +110,21 @@ def list_value(text: str) -> Any:
 
 
 class SettingsSyntaxError(ValueError):
-    """A tuner's settings field that is not a list of ``key = value`` pairs."""
+    """A tuner's settings field that is not a list of ``key = value`` pairs of TOML values."""
+
+
+# A word that TOML accepts as a string only in quotes, such as ``x`` in
+# ``rounds = x``. The words true, false, inf and nan are TOML values, so
+# `_is_toml_value` lets them pass.
+_BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def settings_value(text: str) -> dict[str, Any]:
     """Read a tuner's settings field such as ``factor = 3, hyperband_iterations = 2``.
 
     Raises `SettingsSyntaxError` when the text is not comma-separated
-    ``key = value`` pairs.
+    ``key = value`` pairs. The message names a pair whose value is an
+    unquoted word, because the fix there is to quote the word.
     """
     text = text.strip()
     if not text:
@@ -124,9 +132,26 @@ def settings_value(text: str) -> dict[str, Any]:
     try:
         return dict(tomllib.loads(f"value = {{{text}}}")["value"])
     except tomllib.TOMLDecodeError:
-        raise SettingsSyntaxError(
-            f"{text!r} is not a list of settings; write key = value pairs separated by commas, e.g. factor = 3"
-        ) from None
+        raise SettingsSyntaxError(_settings_problem(text)) from None
+
+
+def _settings_problem(text: str) -> str:
+    # NOTE: splitting at commas misreads a comma inside an array or a quoted
+    # string, but only a pair that fails on its own is named here.
+    for pair in text.split(","):
+        _, equals, value = pair.partition("=")
+        value = value.strip()
+        if equals and _BARE_WORD.fullmatch(value) and not _is_toml_value(value):
+            return f"{pair.strip()}: {value} is not a TOML value; quote text as {toml_value(value)}"
+    return f"{text!r} is not a list of settings; write key = value pairs separated by commas, e.g. factor = 3"
+
+
+def _is_toml_value(text: str) -> bool:
+    try:
+        tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return False
+    return True
 
 
 def field_text(value: Any) -> str:

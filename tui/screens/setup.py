@@ -123,6 +123,22 @@ _TAB_KEYS = Binding.Group("Tabs")
 ON_QUIT_OPTIONS = [("stop the study", False), ("keep it running headless", True)]
 
 
+class SetupTabs(TabbedContent):
+    """The form's tabs, which ignore a pane-focus message that arrives after focus has left that pane.
+
+    Focusing a field makes its pane post `TabPane.Focused`, and TabbedContent
+    shows that pane when the message arrives. Under CPU load it can arrive
+    after the next tab key has already moved focus on, and would then switch
+    back to the previous tab.
+    """
+
+    def on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:
+            event.prevent_default()
+            event.stop()
+
+
 class TunerSettingsError(ValueError):
     """A tuner row whose settings field is not a list of ``key = value`` pairs."""
 
@@ -203,12 +219,14 @@ class SetupScreen(Screen[None]):
         self._set_pending(data)
         self._composed_tabs = {TABS[0][0]}
         self._tab_mounts: dict[str, AwaitMount] = {}
+        # The tab that the latest tab key or number key requested.
+        self._requested_tab = TABS[0][0]
 
     # -- layout ----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="setup-tabs"):
+        with SetupTabs(id="setup-tabs"):
             for tab, title in TABS:
                 with TabPane(title, id=tab):
                     if tab == TABS[0][0]:
@@ -243,7 +261,7 @@ class SetupScreen(Screen[None]):
     def _control(self, spec: FieldSpec, content: str) -> Widget:
         if spec.kind == "choice":
             return Select(options_with(spec.options, content), value=content, id=spec.dom_id, allow_blank=False, compact=True)
-        return Input(content, id=spec.dom_id, compact=True)
+        return Input(content, placeholder=spec.placeholder, id=spec.dom_id, compact=True)
 
     def on_mount(self) -> None:
         self.title = "tunescope: set up a study"
@@ -295,12 +313,20 @@ class SetupScreen(Screen[None]):
     async def action_show_tab(self, tab: str) -> None:
         """Show the tab `tab` and focus its first field."""
         await self.compose_tab(tab)
+        self._requested_tab = tab
         self.query_one(TabbedContent).active = tab
         # The rows of an editor mount after the editor itself, so the focus
         # chain is complete only after the next refresh.
         self.call_after_refresh(self._focus_first_field, tab)
 
     def _focus_first_field(self, tab: str) -> None:
+        if tab != self._requested_tab:
+            # A later key press requested another tab.
+            return
+        # A pane-focus message from the field focused before the switch can
+        # have shown the previous tab again while focus was still there. The
+        # tab must be shown for its fields to be in the focus chain.
+        self.query_one(TabbedContent).active = tab
         pane = self.query_one(f"#{tab}", TabPane)
         first = next((widget for widget in self.focus_chain if pane in widget.ancestors), None)
         if first is not None:

@@ -54,13 +54,18 @@ ROW_KEY = re.compile(r"^(space|tuners)\[(\d+)\](?: \(([^)]*)\))?(?:\.(\w+))?$")
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field of the study form: its key path, label, kind and choices."""
+    """One field of the study form: its key path, label, kind and choices.
+
+    `placeholder` is the value the config loader uses when the file leaves
+    the key out, shown in the empty field.
+    """
 
     key: str
     label: str
     kind: str  # "text", "number" or "choice"
     options: tuple[str, ...] = ()
     hint: str = ""
+    placeholder: str = ""
 
     @property
     def table(self) -> str:
@@ -81,26 +86,26 @@ class FieldSpec:
 
 FIELDS = (
     FieldSpec("experiment.name", "name", "text", hint="names the run directory"),
-    FieldSpec("experiment.seed", "seed", "number"),
-    FieldSpec("experiment.output", "output folder", "text", hint="run directories go here"),
+    FieldSpec("experiment.seed", "seed", "number", placeholder="0"),
+    FieldSpec("experiment.output", "output folder", "text", hint="run directories go here", placeholder="runs"),
     FieldSpec("dataset.name", "data set", "choice", DATASETS),
     FieldSpec("dataset.path", "data path", "text", hint=".npz file, or a folder of class folders"),
     FieldSpec("dataset.train_size", "train size", "number", hint="empty: every example"),
     FieldSpec("dataset.test_size", "test size", "number", hint="empty: every example"),
-    FieldSpec("dataset.validation_split", "validation split", "number", hint="fraction, e.g. 0.2"),
-    FieldSpec("dataset.test_split", "test split", "number", hint="fraction, e.g. 0.2"),
+    FieldSpec("dataset.validation_split", "validation split", "number", hint="fraction, e.g. 0.2", placeholder="0.2"),
+    FieldSpec("dataset.test_split", "test split", "number", hint="fraction, e.g. 0.2", placeholder="0.2"),
     FieldSpec("model.family", "model family", "choice", MODEL_FAMILIES),
     FieldSpec("model.backbone", "backbone", "choice", BACKBONES),
     FieldSpec("model.weights", "weights", "choice", ("none", "imagenet")),
     FieldSpec("model.function", "model function", "text", hint="module:function"),
     FieldSpec("training.mixed_precision", "mixed precision", "choice", ("false", "true")),
     FieldSpec("training.jit_compile", "XLA compile", "choice", ("auto", "false", "true")),
-    FieldSpec("objective.metric", "objective metric", "text", hint="e.g. val_accuracy, val_loss"),
+    FieldSpec("objective.metric", "objective metric", "text", hint="e.g. val_accuracy, val_loss", placeholder="val_accuracy"),
     FieldSpec("objective.direction", "direction", "choice", ("max", "min")),
-    FieldSpec("budget.max_trials", "trials per tuner", "number"),
-    FieldSpec("budget.epochs", "epochs per trial", "number"),
-    FieldSpec("budget.executions_per_trial", "executions/trial", "number"),
-    FieldSpec("budget.batch_size", "batch size", "number"),
+    FieldSpec("budget.max_trials", "trials per tuner", "number", placeholder="10"),
+    FieldSpec("budget.epochs", "epochs per trial", "number", placeholder="5"),
+    FieldSpec("budget.executions_per_trial", "executions/trial", "number", placeholder="1"),
+    FieldSpec("budget.batch_size", "batch size", "number", placeholder="32"),
 )
 FIELDS_BY_KEY = {spec.key: spec for spec in FIELDS}
 
