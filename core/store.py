@@ -298,3 +298,51 @@ class RunLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The process that runs a study, as the lock of its run directory shows it.
+
+    `pid` is the process id written in `.lock` by the last process that took
+    the lock, or None where there is none. `alive` is True while a process
+    holds the lock, False when none does, and None where the platform has no
+    `flock` and so cannot tell.
+    """
+
+    pid: int | None
+    alive: bool | None
+
+
+def run_owner(run_dir: RunDir) -> RunOwner:
+    """Tell whether a process holds the lock of `run_dir`, without taking it for more than an instant.
+
+    The lock is tried with a shared, non-blocking `flock` that is released
+    at once. While another process holds it, the try fails, so the result
+    does not depend on whether the pid in the file was reused. A missing
+    `.lock` means no process holds it.
+
+    NOTE: a `RunLock.acquire` in another process during that instant fails
+    as if a study were running, so callers should not poll more often than
+    every few seconds.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return RunOwner(None, None)
+    try:
+        handle = open(run_dir.lock, encoding="utf-8")
+    except FileNotFoundError:
+        return RunOwner(None, False)
+    except OSError as error:
+        logger.debug("%s: cannot be opened (%s); the owner of the run is unknown", run_dir.lock, error)
+        return RunOwner(None, None)
+    with handle:
+        text = handle.read().strip()
+        pid = int(text) if text.isdigit() else None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return RunOwner(pid, True)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return RunOwner(pid, False)

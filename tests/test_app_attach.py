@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,30 +16,46 @@ import pytest
 from fake_engine import FakeStudy, run_async, scripted_events, settle, small_experiment
 from rich.color import Color
 
-from tunescope.core.events import StudyStarted
-from tunescope.core.store import Journal, RunDir
+from tunescope.core.events import StudyFinished, StudyStarted
+from tunescope.core.store import Journal, RunDir, RunLock, run_owner
 from tunescope.tui.app import TunescopeApp
 from tunescope.tui.headless import HeadlessView
 from tunescope.tui.screens.results import ResultsScreen
+from tunescope.tui.screens import run as run_screen
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.settings import AppSettings
 from tunescope.tui.study_handle import HEADLESS_LOG_NAME
 from tunescope.tui.widgets.log_pane import LogPane
 from tunescope.tui.widgets.trial_table import TrialTable
+from tunescope.tui.widgets.tuner_progress import TunerProgress
 
 
 def start_writer(run_dir: RunDir, pause_in_trial: int) -> tuple[FakeStudy, threading.Thread, Journal]:
-    """Run a fake study on a thread that writes its events to the run's journal."""
+    """Run a fake study on a thread that writes its events to the run's journal, holding the run's lock as a real run does."""
+    lock = RunLock(run_dir)
+    lock.acquire()
     journal = Journal(run_dir.journal)
     study = FakeStudy(small_experiment(), run_dir, [journal], pause_in_trial=pause_in_trial)
-    thread = threading.Thread(target=study.run, daemon=True)
+
+    def run() -> None:
+        try:
+            study.run()
+        finally:
+            lock.release()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert study.paused.wait(timeout=10)
     return study, thread, journal
 
 
+@pytest.fixture()
+def quick_owner_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_screen, "OWNER_CHECK_SECONDS", 0.1)
+
+
 @run_async
-async def test_attach_follows_growing_journal(tmp_path: Path) -> None:
+async def test_attach_follows_growing_journal(tmp_path: Path, quick_owner_checks: None) -> None:
     run_dir = RunDir(tmp_path)
     study, thread, journal = start_writer(run_dir, pause_in_trial=3)
     app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
@@ -44,6 +64,9 @@ async def test_attach_follows_growing_journal(tmp_path: Path) -> None:
         screen = app.screen
         table = screen.query_one(TrialTable)
         await settle(pilot, lambda: "random/03" in table.records and table.records["random/03"].epoch == 1)
+        # Several owner checks pass while the writer holds the lock.
+        await pilot.pause(0.3)
+        assert not screen.query_one("#run-state").display
         assert table.records["random/01"].status == "completed"
         assert table.records["random/03"].status == "running"
         assert screen.finished is None
@@ -159,3 +182,95 @@ def test_headless_view_skips_missing_run_dir(tmp_path: Path, writer_logger: logg
     writer_logger.warning("shown, not written")
     view.stop()
     assert not missing.exists()
+
+
+# -- a study whose process has ended ------------------------------------------------------
+
+# Holds the run's lock as `tunescope run` does, then sleeps until it is killed.
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from tunescope.core.store import RunDir, RunLock
+lock = RunLock(RunDir(Path(sys.argv[1])))
+lock.acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def unfinished_journal(run_dir: RunDir) -> None:
+    """Write the journal of a study stopped in the middle of its first tuner, with no study_finished event."""
+    events = scripted_events(small_experiment(), run_dir)
+    journal = Journal(run_dir.journal)
+    for event in events[:12]:
+        journal(event)
+    journal.close()
+    assert not any(isinstance(event, StudyFinished) for event in events[:12])
+
+
+def run_state_text(screen: RunScreen) -> str:
+    return str(screen.query_one("#run-state").render())
+
+
+def progress_rows(screen: RunScreen) -> str:
+    progress = screen.query_one(TunerProgress)
+    return "\n".join(f"{progress._count(state).plain} {progress._time(state).plain}" for state in progress.tuners.values())
+
+
+@run_async
+async def test_attach_notices_killed_owner(tmp_path: Path, quick_owner_checks: None) -> None:
+    run_dir = RunDir(tmp_path)
+    unfinished_journal(run_dir)
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+            screen = app.screen
+            await settle(pilot, lambda: "random/03" in screen.query_one(TrialTable).records)
+            await pilot.pause(0.3)
+            assert not screen.query_one("#run-state").display
+            screen.show_changes()
+            assert "left ~" in progress_rows(screen)
+
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(timeout=10)
+            await settle(pilot, lambda: screen.query_one("#run-state").display)
+            text = run_state_text(screen)
+            assert f"(pid {holder.pid}) has ended without finishing" in text
+            assert f"`tunescope resume {tmp_path}` continues it" in text
+            screen.show_changes()
+            assert "left ~" not in progress_rows(screen)
+            assert "interrupted" in progress_rows(screen)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+@run_async
+async def test_attach_without_lock_says_ended(tmp_path: Path, quick_owner_checks: None) -> None:
+    run_dir = RunDir(tmp_path)
+    unfinished_journal(run_dir)
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        await settle(pilot, lambda: screen.query_one("#run-state").display)
+        assert run_state_text(screen).startswith("the process running this study has ended without finishing;")
+
+
+@run_async
+async def test_attach_clears_ended_when_resumed(tmp_path: Path, quick_owner_checks: None) -> None:
+    run_dir = RunDir(tmp_path)
+    unfinished_journal(run_dir)
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        await settle(pilot, lambda: screen.query_one("#run-state").display)
+        # As `tunescope resume` does: it takes the lock and goes on.
+        with RunLock(run_dir):
+            await settle(pilot, lambda: not screen.query_one("#run-state").display)
+            assert run_owner(run_dir).alive is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from rich.console import Console
 
 from tunescope.core.errors import DataError
 from tunescope.core.events import CANCELLED, FAILED, STOPPED, EpochEnded, EpochStarted, StudyFinished, TrialFinished
-from tunescope.core.store import RunDir, read_journal
+from tunescope.core.store import RunDir, read_journal, run_owner
 from tunescope.tui.app import TunescopeApp
 from tunescope.tui.messages import EpochBegan, EpochCompleted, TrialLanded
 from tunescope.tui.screens.confirm import ConfirmDialog
@@ -142,6 +143,17 @@ async def test_cancel_asks_then_stops(tmp_path: Path) -> None:
         assert "aisara/01" not in table.records
         assert screen.check_action("cancel_study", ()) is False
 
+        # The cancelled trial is not counted, and aisara never started.
+        progress = screen.query_one(TunerProgress)
+        assert progress.tuners["random"].landed == 2
+        assert progress.tuners["aisara"].status == "not started"
+        screen.show_changes()
+        await pilot.pause()
+        progress_text = rich_text(progress.render())
+        assert "2/4 (1 failed)" in progress_text
+        assert "not started" in progress_text
+        assert "waiting" not in progress_text
+
 
 @run_async
 async def test_cancel_dialog_escape_keeps_running(tmp_path: Path) -> None:
@@ -208,6 +220,34 @@ async def test_log_pane_shows_thread_logs(tmp_path: Path) -> None:
     assert pane.handler not in logging.getLogger().handlers
 
 
+@pytest.fixture()
+def info_logging() -> Iterator[None]:
+    """Let the package's INFO records through, as the command line does."""
+    package = logging.getLogger("tunescope")
+    level = package.level
+    package.setLevel(logging.INFO)
+    yield
+    package.setLevel(level)
+
+
+@run_async
+async def test_live_run_writes_log_file(tmp_path: Path, info_logging: None) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=3)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        logging.getLogger("tunescope.core.study").warning("trial 3 is slow")
+        assert run_owner(screen.run_dir).alive is True
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.handle is not None and not screen.handle.running)
+
+    log_lines = (screen.run_dir.path / HEADLESS_LOG_NAME).read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith(" WARNING tunescope.core.study: trial 3 is slow") for line in log_lines)
+    assert "INFO tunescope.core.report: wrote trials.csv" in log_lines[-2]
+    assert "reports written: " in log_lines[-1]
+    assert run_owner(screen.run_dir).alive is False
+
+
 @run_async
 async def test_epoch_flood_collapses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     studies: list[FakeStudy] = []
@@ -221,10 +261,10 @@ async def test_epoch_flood_collapses(tmp_path: Path, monkeypatch: pytest.MonkeyP
         monkeypatch.setattr(table, "epoch_progressed", lambda event: calls.append(event.epoch) or original(event))
 
         # Queued before the screen gets a turn, as when the engine outruns the UI.
-        for epoch in range(500):
+        for epoch in range(1, 501):
             screen.post_message(EpochCompleted(EpochEnded("random", "01", epoch, 500, {"val_accuracy": epoch / 1000})))
         await pilot.pause()
-        assert calls == [499]
+        assert calls == [500]
         assert table.records["random/01"].epoch == 500
         studies[0].resume.set()
         await settle(pilot, lambda: screen.finished is not None)
@@ -243,7 +283,7 @@ async def test_table_draws_on_refresh(tmp_path: Path, monkeypatch: pytest.Monkey
         original = table.update_cell
         monkeypatch.setattr(table, "update_cell", lambda row, column, value, **kw: updates.append(row) or original(row, column, value, **kw))
 
-        screen.post_message(EpochCompleted(EpochEnded("random", "01", 1, 2, {"val_accuracy": 0.5})))
+        screen.post_message(EpochCompleted(EpochEnded("random", "01", 2, 2, {"val_accuracy": 0.5})))
         await pilot.pause()
         assert table.records["random/01"].epoch == 2
         assert updates == []

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 
 from tunescope.core.config import Objective
-from tunescope.core.events import COMPLETED, FAILED, TrialFinished, TunerStarted
+from tunescope.core.events import CANCELLED, COMPLETED, FAILED, STOPPED, EpochEnded, EpochStarted, TrialFinished, TrialStarted, TunerFinished, TunerStarted
 from tunescope.core.explain.ascii import ASCII_RAMP, UNICODE_RAMP
 from tunescope.core.explain.grid import objective_grid
 from tunescope.core.space import HyperParameter, SearchSpace
@@ -227,3 +229,86 @@ def test_lay_out_crops_and_aligns() -> None:
     assert line[6:10] == "   3"
     assert line.endswith("  uni…")
     assert len(line) == 7 * 4 + 6 * 2
+
+
+def test_trial_table_epochs_count_from_one() -> None:
+    table = TrialTable(metric="val_accuracy")
+    record = table.trial_started(TrialStarted("random", "00", 1, {"units": 2}, epochs=6))
+    table.epoch_progressed(EpochStarted("random", "00", 1, 6))
+    assert (record.epoch, record.current_epoch, record.epochs) == (0, 1, 6)
+    assert detail_text(record, "val_accuracy").plain.startswith("random trial 1: running: epoch 1 of 6, no val_accuracy yet")
+
+    for epoch in range(1, 7):
+        table.epoch_progressed(EpochStarted("random", "00", epoch, 6))
+        table.epoch_progressed(EpochEnded("random", "00", epoch, 6, {"val_accuracy": 0.5 + epoch / 100}))
+        assert record.epoch == epoch
+        assert record.epoch <= record.epochs
+    assert detail_text(record, "val_accuracy").plain.startswith("random trial 1: running: epoch 6 of 6, val_accuracy 0.56 so far")
+
+    table.trial_finished(TrialFinished("random", "00", 1, COMPLETED, {"units": 2}, objective=0.56, epochs=6))
+    assert (record.epoch, record.epochs) == (6, 6)
+
+
+def test_trial_table_hyperband_continuation_epochs() -> None:
+    """A Hyperband trial that trains epochs 3 and 4 of 4 after an earlier trial's first 2."""
+    table = TrialTable(metric="val_accuracy")
+    record = table.trial_started(TrialStarted("hyperband", "0010", 5, {"units": 2}, epochs=2))
+    table.epoch_progressed(EpochStarted("hyperband", "0010", 3, 4))
+    assert detail_text(record, "val_accuracy").plain.startswith("hyperband trial 5: running: epoch 3 of 4")
+    table.epoch_progressed(EpochEnded("hyperband", "0010", 3, 4, {}))
+    table.epoch_progressed(EpochEnded("hyperband", "0010", 4, 4, {}))
+    assert (record.epoch, record.epochs) == (4, 4)
+
+
+def progress_text(progress: TunerProgress) -> list[str]:
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(progress.render())
+    return console.export_text().splitlines()
+
+
+def study_progress(clock: Callable[[], float] = lambda: 0.0) -> TunerProgress:
+    """Progress of a study of random (3 trials: completed, failed, cancelled), then aisara, which never starts."""
+    progress = TunerProgress(ascii_only=True, clock=clock)
+    progress.start_study(["random", "aisara"], "val_accuracy", "max", {"random": 3, "aisara": 3})
+    progress.tuner_started(TunerStarted("random", "random", 3, 2, time=T0))
+    progress.trial_finished(TrialFinished("random", "00", 1, COMPLETED, {}, objective=0.9, time=T0 + 10))
+    progress.trial_finished(TrialFinished("random", "01", 2, FAILED, {}, time=T0 + 20))
+    progress.trial_finished(TrialFinished("random", "02", 3, CANCELLED, {}, time=T0 + 30))
+    return progress
+
+
+def test_progress_skips_cancelled_trials() -> None:
+    progress = study_progress()
+    random_row = progress_text(progress)[0]
+    assert "2/3 (1 failed)" in random_row
+    assert "3/3" not in random_row
+
+
+def test_progress_not_started_after_study_end() -> None:
+    progress = study_progress()
+    assert "waiting" in progress_text(progress)[1]
+    progress.tuner_finished(TunerFinished("random", STOPPED, 30.0, trials_completed=1, trials_failed=1))
+    progress.study_finished()
+    aisara_row = progress_text(progress)[1]
+    assert "not started" in aisara_row
+    assert "waiting" not in aisara_row
+
+
+def test_progress_owner_ended_stops_estimates() -> None:
+    now = [100.0]
+    progress = study_progress(clock=lambda: now[0])
+    progress.mark_time(T0 + 30)
+    progress.show_changes()
+    assert "left ~" in progress_text(progress)[0]
+
+    progress.set_owner_ended(True)
+    now[0] += 60.0
+    progress.show_changes()
+    random_row = progress_text(progress)[0]
+    assert "interrupted" in random_row
+    assert "left ~" not in random_row
+    assert progress.now == T0 + 30
+
+    progress.set_owner_ended(False)
+    progress.show_changes()
+    assert "left ~" in progress_text(progress)[0]

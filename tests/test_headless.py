@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import logging
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from tiny_experiment import tiny_experiment
 
 from tunescope.core.events import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     FINISHED,
@@ -27,6 +33,7 @@ from tunescope.core.events import (
 )
 from tunescope.core.report import collect
 from tunescope.tui.headless import HeadlessView, _styled_cell
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME
 
 # 2023-11-14 22:13:20 UTC.
 T0 = 1_700_000_000.0
@@ -460,3 +467,118 @@ def test_comparison_status_other_than_finished_is_yellow(status: str) -> None:
 
 def test_comparison_finished_status_is_plain() -> None:
     assert _styled_cell("status", "finished").style == ""
+
+
+# -- progress and the run's log file ---------------------------------------------------
+
+
+def stopped_study() -> list:
+    """Random lands a completed and a failed trial, a cancel stops its third, and aisara never starts."""
+    started = StudyStarted(
+        study="quick", run_dir="runs/quick", tuners=["random", "aisara"], objective="val_accuracy", direction="max", space=[], seed=7, time=T0
+    )
+    trials = [
+        TrialFinished(tuner="random", trial_id="00", number=1, status=COMPLETED, hyperparameters={}, objective=0.9, epochs=2, time=T0 + 2),
+        TrialFinished(tuner="random", trial_id="01", number=2, status=FAILED, hyperparameters={}, reason="OOM", time=T0 + 3),
+        TrialFinished(tuner="random", trial_id="02", number=3, status=CANCELLED, hyperparameters={}, reason="cancelled by the user", time=T0 + 4),
+    ]
+    return [
+        started,
+        TunerStarted(tuner="random", tuner_type="random", max_trials=8, epochs=2, time=T0 + 1),
+        *trials,
+        TunerFinished(tuner="random", status="stopped", search_seconds=4.0, trials_completed=1, trials_failed=1, time=T0 + 5),
+        StudyFinished(status="stopped", seconds=6.0, reason="cancelled by the user", time=T0 + 6),
+    ]
+
+
+def live_bar_lines(view: HeadlessView) -> list[str]:
+    console = view._console
+    lines = console.render_lines(view._live.renderable, console.options, pad=False)
+    text = "\n".join("".join(segment.text for segment in line) for line in lines)
+    names = tuple(f"{name} " for name in view._state.tuners)
+    return [line for line in text.splitlines() if line.startswith(names)]
+
+
+def test_live_bars_skip_cancelled_trials():
+    view = HeadlessView(stream=io.StringIO(), live=True, color=False, ascii_only=True)
+    for event in stopped_study():
+        view(event)
+    random_bar = next(line for line in live_bar_lines(view) if line.startswith("random ") and "stopped" in line)
+    assert " 2/8 " in random_bar
+    assert " 3/8 " not in random_bar
+
+
+def test_live_bars_not_started_after_study_end():
+    view = HeadlessView(stream=io.StringIO(), live=True, color=False, ascii_only=True)
+    events = stopped_study()
+    for event in events[:-1]:
+        view(event)
+    assert "waiting" in live_bar_lines(view)[-1]
+    view(events[-1])
+    aisara_bar = live_bar_lines(view)[-1]
+    assert aisara_bar.startswith("aisara ")
+    assert "not started" in aisara_bar
+
+
+def test_live_bars_resumed_study_skipped_tuner():
+    """A resumed study skips random, finished by an earlier process, and is stopped during bayesian."""
+    view = HeadlessView(stream=io.StringIO(), live=True, color=False, ascii_only=True)
+    events = [
+        StudyStarted(study="quick", run_dir="runs/quick", tuners=["random", "bayesian", "aisara"], objective="val_accuracy", direction="max", space=[], seed=7, time=T0),
+        TunerStarted(tuner="bayesian", tuner_type="bayesian", max_trials=8, epochs=2, time=T0 + 1),
+        TunerFinished(tuner="bayesian", status="stopped", search_seconds=4.0, time=T0 + 5),
+        StudyFinished(status="stopped", seconds=6.0, time=T0 + 6),
+    ]
+    for event in events:
+        view(event)
+    random_bar, bayesian_bar, aisara_bar = live_bar_lines(view)
+    assert "finished earlier" in random_bar
+    assert "not started" not in random_bar
+    assert "stopped" in bayesian_bar
+    assert "not started" in aisara_bar
+
+
+def test_log_file_kept_open_until_handler_closed(tmp_path):
+    view = HeadlessView(stream=io.StringIO(), live=False)
+    logger = logging.getLogger("tunescope.test_headless_log_file")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handler = view.logging_handler()
+    logger.addHandler(handler)
+    try:
+        view(StudyStarted(study="small", run_dir=str(tmp_path), tuners=["random"], objective="val_accuracy", direction="max", space=[], seed=1))
+        logger.info("during the study")
+        view.stop(close_log=False)
+        logger.info("wrote trials.csv")
+        handler.close()
+        logger.info("after the handler closed")
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+
+    messages = [line.split(" ", 2)[2] for line in (tmp_path / HEADLESS_LOG_NAME).read_text(encoding="utf-8").splitlines()]
+    assert messages == [
+        "INFO tunescope.test_headless_log_file: during the study",
+        "INFO tunescope.test_headless_log_file: wrote trials.csv",
+    ]
+
+
+@pytest.mark.slow
+def test_headless_run_log_ends_with_reports(tmp_path: Path) -> None:
+    """A real `tunescope run --no-tui`: its log file ends with the reports, and epoch events count from 1."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_experiment(epochs=2, max_trials=1))
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tunescope.tui.cli", "run", str(config), "--no-tui", "--out", str(run_dir)],
+        capture_output=True, text=True, env={**os.environ, "TERM": "dumb"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+
+    log_lines = (run_dir / HEADLESS_LOG_NAME).read_text(encoding="utf-8").splitlines()
+    assert "wrote trials.csv" in log_lines[-1]
+    events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [e["epoch"] for e in events if e["event"] == "epoch_started"] == [1, 2]
+    assert [e["epoch"] for e in events if e["event"] == "epoch_ended"] == [1, 2]
+    assert all(e["epochs"] == 2 for e in events if e["event"].startswith("epoch_"))

@@ -296,8 +296,13 @@ def _run_headless(experiment, out: Path | None, plan=None) -> int:  # type: igno
             logger.info("run directory: %s", run_dir.path)
             journal = Journal(run_dir.journal)
             study = Study(experiment, run_dir, sinks=[journal, view], dataset=dataset, resume=plan)
-            with view:
+            view.start()
+            try:
                 outcome = run_cancellable(study)
+            finally:
+                # The run's log file stays open for the reports' log lines;
+                # closing `handler` below closes it.
+                view.stop(close_log=False)
             journal.close()
 
             events = read_journal(run_dir.journal)

@@ -142,11 +142,16 @@ class HeadlessView:
         if self._live is not None and not self._live.is_started:
             self._live.start()
 
-    def stop(self) -> None:
-        """Draw the live display a last time, stop redrawing and close the run's log file."""
+    def stop(self, close_log: bool = True) -> None:
+        """Draw the live display a last time and stop redrawing.
+
+        With `close_log`, the run's log file is closed too. Without, it
+        stays open until the logging handler is closed, so that the lines
+        logged while the reports are written reach it.
+        """
         if self._live is not None and self._live.is_started:
             self._live.stop()
-        if self._log_handler is not None:
+        if close_log and self._log_handler is not None:
             self._log_handler.close_file()
 
     def __enter__(self) -> HeadlessView:
@@ -201,9 +206,10 @@ class HeadlessView:
         """Return a handler that shows log records above the live display, or as plain lines.
 
         The handler also copies the records into RUN_DIR/tunescope.log from
-        the study's start until the view stops, so that `tunescope attach`
-        can show them. Records logged before the study started are written
-        to the file when it opens.
+        the study's start until the view stops (or with `stop(close_log=False)`,
+        until the handler is closed), so that `tunescope attach` can show
+        them. Records logged before the study started are written to the
+        file when it opens.
         """
         if self._console is not None:
             display: logging.Handler = RichHandler(
@@ -411,6 +417,8 @@ class _TunerState:
     started: float | None = None
     search_seconds: float | None = None
     status: str = ""
+    # Ids of the trials that completed or failed; cancelled ones are not
+    # counted, as the reports count them.
     done: set[str] = field(default_factory=set)
     best: float | None = None
 
@@ -424,6 +432,7 @@ class _SearchState:
         self.tuners: dict[str, _TunerState] = {}
         self.rows: OrderedDict[tuple[str, str], _TrialRow] = OrderedDict()
         self.name_width = 8
+        self.finished = False
 
     def tuner(self, name: str) -> _TunerState:
         if name not in self.tuners:
@@ -455,6 +464,8 @@ class _SearchState:
             tuner = self.tuner(event.tuner)
             tuner.search_seconds = event.search_seconds
             tuner.status = event.status
+        elif isinstance(event, StudyFinished):
+            self.finished = True
 
     def _trial_started(self, event: TrialStarted) -> None:
         key = (event.tuner, event.trial_id)
@@ -487,7 +498,8 @@ class _SearchState:
         row.seconds = event.fit_seconds
 
         tuner = self.tuner(event.tuner)
-        tuner.done.add(event.trial_id)
+        if event.status in (COMPLETED, FAILED):
+            tuner.done.add(event.trial_id)
         if event.status == COMPLETED and event.objective is not None:
             if tuner.best is None or _better(event.objective, tuner.best, self.direction):
                 tuner.best = event.objective
@@ -710,7 +722,14 @@ def _tuner_bars(state: _SearchState, now: float) -> Table:
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column(no_wrap=True)
 
-    for tuner in state.tuners.values():
+    # The study runs its tuners in order, so a tuner without events listed
+    # before one that started had finished in an earlier process of a
+    # resumed run, and one listed after it has not started yet.
+    tuners = list(state.tuners.values())
+    started = [index for index, tuner in enumerate(tuners) if tuner.started is not None or tuner.search_seconds is not None]
+    last_started = max(started, default=-1)
+
+    for index, tuner in enumerate(tuners):
         total = tuner.max_trials if tuner.max_trials > 0 else None
         done = len(tuner.done)
         finished = tuner.search_seconds is not None
@@ -719,8 +738,10 @@ def _tuner_bars(state: _SearchState, now: float) -> Table:
             elapsed = format_duration(tuner.search_seconds)
         elif tuner.started is not None:
             elapsed = format_duration(now - tuner.started)
+        elif index < last_started:
+            elapsed = "finished earlier"
         else:
-            elapsed = "waiting"
+            elapsed = "not started" if state.finished else "waiting"
         count = f"{done}/{total}" if total else str(done)
         best = f"best {format_metric(state.objective, tuner.best)}" if tuner.best is not None else ""
         if tuner.status and tuner.status != FINISHED:

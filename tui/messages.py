@@ -25,6 +25,7 @@ from tunescope.core.events import (
     TunerFinished,
     TunerStarted,
 )
+from tunescope.core.store import RunOwner
 
 
 class EngineMessage(Message):
@@ -143,3 +144,11 @@ class LogRecorded(Message):
         super().__init__()
         self.text = text
         self.levelno = levelno
+
+
+class OwnerChecked(Message):
+    """Whether a process still runs the study that attach mode follows: `owner.alive` is False once none does."""
+
+    def __init__(self, owner: RunOwner) -> None:
+        super().__init__()
+        self.owner = owner

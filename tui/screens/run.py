@@ -11,20 +11,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tunescope.core.config import Experiment, Objective
 from tunescope.core.errors import TunescopeError
 from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
 from tunescope.core.space import SearchSpace
-from tunescope.core.store import Journal, RunDir, follow_journal
+from tunescope.core.store import Journal, RunDir, RunLock, RunOwner, follow_journal, run_owner
 
 from ..messages import (
     DeviceFound,
     EpochBegan,
     EpochCompleted,
     LogRecorded,
+    OwnerChecked,
     RoundClosed,
     StudyAborted,
     StudyBegan,
@@ -36,7 +37,7 @@ from ..messages import (
     message_for,
 )
 from ..settings import AppSettings
-from ..study_handle import HEADLESS_LOG_NAME, StudyHandle
+from ..study_handle import HEADLESS_LOG_NAME, RunLogHandler, StudyHandle
 from ..widgets.bounds_panel import BoundsPanel
 from ..widgets.heat_map import HeatMap
 from ..widgets.log_pane import LogPane, follow_log_file, level_of_line
@@ -51,6 +52,10 @@ logger = logging.getLogger(__name__)
 # Engine messages only update their records, because a redraw per epoch made
 # the app's thread compete with training for the CPU.
 REFRESH_SECONDS = 1.0
+
+# Seconds between checks, in attach mode, that a process still runs the
+# followed study. Each check tries the run's lock for an instant.
+OWNER_CHECK_SECONDS = 3.0
 
 
 class RunScreen(Screen[None]):
@@ -111,6 +116,7 @@ class RunScreen(Screen[None]):
         ascii_only = self.settings.ascii_only
         yield Header()
         yield TunerProgress(ascii_only, id="progress", clock=self.clock)
+        yield Static("", id="run-state", markup=False)
         with Horizontal(id="body"):
             with Vertical(id="trials-panel"):
                 yield TrialTable(ascii_only=ascii_only, id="trials")
@@ -153,7 +159,15 @@ class RunScreen(Screen[None]):
         assert self.handle is not None and self.experiment is not None
         handle = self.handle
         journal: Journal | None = None
+        lock = RunLock(handle.run_dir)
+        log_handler = _open_run_log(handle.run_dir)
+        package_logger = logging.getLogger("tunescope")
+        if log_handler is not None:
+            package_logger.addHandler(log_handler)
         try:
+            # `tunescope attach` and `resume` tell from the lock whether a
+            # process still runs this study.
+            lock.acquire()
             journal = Journal(handle.run_dir.journal)
             self.post_message(DeviceFound(self.settings.device_probe()))
             study = self.settings.study_factory(self.experiment, handle.run_dir, [journal, self._post_event])
@@ -168,6 +182,10 @@ class RunScreen(Screen[None]):
                     journal.close()
                     _write_reports(handle.run_dir)
             finally:
+                if log_handler is not None:
+                    package_logger.removeHandler(log_handler)
+                    log_handler.close()
+                lock.release()
                 # The quit logic waits on this, so it is set whatever failed above.
                 handle.finished.set()
 
@@ -176,9 +194,30 @@ class RunScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
     def follow_journal(self) -> None:
-        """Post the journal's events as another process appends them, until the study ends."""
+        """Post the journal's events as another process appends them, until the study ends.
+
+        Whenever the follower has read to the end of the journal, and at
+        most every `OWNER_CHECK_SECONDS`, it checks whether a process still
+        holds the run's lock, and posts `OwnerChecked` when the result changes.
+        """
         worker = get_current_worker()
-        for event in follow_journal(self.run_dir.journal, stop=lambda: worker.is_cancelled):
+        previous: RunOwner | None = None
+        next_check = 0.0
+
+        def at_end_of_journal() -> bool:
+            nonlocal previous, next_check
+            if worker.is_cancelled:
+                return True
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + OWNER_CHECK_SECONDS
+                owner = run_owner(self.run_dir)
+                if previous is None or owner.alive != previous.alive:
+                    previous = owner
+                    self.post_message(OwnerChecked(owner))
+            return False
+
+        for event in follow_journal(self.run_dir.journal, stop=at_end_of_journal):
             self.post_message(message_for(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log")
@@ -268,6 +307,8 @@ class RunScreen(Screen[None]):
         event = message.event
         self._record(event)
         self.finished = event
+        self.query_one(TunerProgress).study_finished()
+        self._show_run_state("")
         self.show_changes()
         reason = f": {event.reason}" if event.reason else ""
         severity = "information" if event.status == FINISHED else "warning"
@@ -275,9 +316,29 @@ class RunScreen(Screen[None]):
         self.refresh_bindings()
 
     def on_study_aborted(self, message: StudyAborted) -> None:
+        self.query_one(TunerProgress).study_finished()
         self.show_changes()
         self.notify(message.message, title="The study stopped", severity="error", timeout=30)
         self.refresh_bindings()
+
+    def on_owner_checked(self, message: OwnerChecked) -> None:
+        if self.finished is not None:
+            return
+        owner = message.owner
+        ended = owner.alive is False
+        self.query_one(TunerProgress).set_owner_ended(ended)
+        if not ended:
+            self._show_run_state("")
+            return
+        process = f"the process running this study (pid {owner.pid})" if owner.pid is not None else "the process running this study"
+        text = f"{process} has ended without finishing; `tunescope resume {self.run_dir.path}` continues it"
+        logger.warning("%s", text)
+        self._show_run_state(text)
+
+    def _show_run_state(self, text: str) -> None:
+        state = self.query_one("#run-state", Static)
+        state.update(text)
+        state.display = bool(text)
 
     # -- trial detail ----------------------------------------------------------
 
@@ -332,6 +393,16 @@ class RunScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+
+def _open_run_log(run_dir: RunDir) -> RunLogHandler | None:
+    """Open the run's log file, written as `tunescope run --no-tui` writes it, so that `tunescope attach` shows its lines."""
+    try:
+        return RunLogHandler(run_dir.path)
+    except OSError as error:
+        # The study goes on, and only `tunescope attach` loses the log lines.
+        logger.warning("the log file %s cannot be written (%s); `tunescope attach` will show no log lines", run_dir.path / HEADLESS_LOG_NAME, error)
+        return None
 
 
 def _write_reports(run_dir: RunDir) -> None:

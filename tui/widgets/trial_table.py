@@ -197,11 +197,13 @@ class TrialTable(DataTable[Any]):
         record = self.records.get(row_key(event.tuner, event.trial_id))
         if record is None or record.status != RUNNING:
             return None
-        record.epochs = event.epochs
-        # Engine epochs count from 0.
-        record.current_epoch = max(record.current_epoch, event.epoch + 1)
+        # Epoch events count from 1, as Keras' progress output does. A
+        # Hyperband trial that continues an earlier one counts on from that
+        # trial's last epoch, and its `epochs` is that total.
+        record.epochs = max(event.epochs, event.epoch)
+        record.current_epoch = max(record.current_epoch, event.epoch)
         if isinstance(event, EpochEnded):
-            record.epoch = event.epoch + 1
+            record.epoch = event.epoch
             record.metrics = dict(event.metrics)
             value = event.metrics.get(self.metric)
             record.objective = value if _is_number(value) else record.objective

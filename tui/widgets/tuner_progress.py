@@ -17,6 +17,8 @@ from ._styles import sibling_css
 
 WAITING = "waiting"
 RUNNING = "running"
+# Status of a tuner the study ended before it started, in the reports' words.
+NOT_STARTED = "not started"
 
 
 @dataclass
@@ -28,6 +30,8 @@ class TunerState:
     max_trials: int = 0
     status: str = WAITING
     started: float | None = None
+    # Trials that completed or failed; cancelled trials are not counted,
+    # as the reports count them.
     landed: int = 0
     failed: int = 0
     best: float | None = None
@@ -67,6 +71,7 @@ class TunerProgress(Static):
         self._dirty = False
         self._displayed_row_count = 0
         self._displayed_rows: tuple[str, ...] = ()
+        self._owner_ended = False
 
     def start_study(self, tuners: list[str], metric: str, direction: str, budgets: dict[str, int] | None = None) -> None:
         """List the study's tuners; `budgets` gives each one's planned trials, where known before it starts."""
@@ -94,7 +99,8 @@ class TunerProgress(Static):
 
     def trial_finished(self, event: TrialFinished) -> None:
         state = self.tuners.setdefault(event.tuner, TunerState(event.tuner, status=RUNNING))
-        state.landed += 1
+        if event.status in (COMPLETED, FAILED):
+            state.landed += 1
         if event.status == FAILED:
             state.failed += 1
         if event.status == COMPLETED and event.objective is not None:
@@ -111,6 +117,19 @@ class TunerProgress(Static):
             state.best = event.best_objective
         self._dirty = True
 
+    def study_finished(self) -> None:
+        """Mark the tuners that never started as not started, since the study has ended."""
+        for state in self.tuners.values():
+            if state.status == WAITING:
+                state.status = NOT_STARTED
+        self._dirty = True
+
+    def set_owner_ended(self, ended: bool) -> None:
+        """Stop or restart the time-left estimates of running tuners as the study's process ends or comes back."""
+        if ended != self._owner_ended:
+            self._owner_ended = ended
+            self._dirty = True
+
     def show_changes(self) -> None:
         """Redraw the panel if its text changed since the last call.
 
@@ -119,7 +138,7 @@ class TunerProgress(Static):
         the time left goes down between events too. A layout of the screen
         is requested only when the number of tuners changed.
         """
-        running = any(state.status == RUNNING for state in self.tuners.values())
+        running = not self._owner_ended and any(state.status == RUNNING for state in self.tuners.values())
         elapsed = max(self.clock() - self._received, 0.0) if running else 0.0
         self.now = self._event_time + elapsed
         rows = tuple(
@@ -173,8 +192,10 @@ class TunerProgress(Static):
         return text
 
     def _time(self, state: TunerState) -> Text:
-        if state.status == WAITING:
-            return Text("waiting", style="dim")
+        if state.status in (WAITING, NOT_STARTED):
+            return Text(state.status, style="dim")
+        if state.status == RUNNING and self._owner_ended:
+            return Text("interrupted", style="yellow")
         if state.status == RUNNING:
             left = seconds_left(state, self.now)
             return Text("left ~?" if left is None else f"left ~{format_duration(left)}")
