@@ -26,6 +26,9 @@ CANCELLED = "cancelled"
 FINISHED = "finished"
 STOPPED = "stopped"
 
+# The reason of a stop that nobody gave another reason for.
+USER_CANCELLED = "cancelled by the user"
+
 
 @dataclass
 class Event:

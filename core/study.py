@@ -23,6 +23,7 @@ from .errors import ModelError, TunescopeError
 from .events import (
     FINISHED,
     STOPPED,
+    USER_CANCELLED,
     Event,
     EventBus,
     EventSink,
@@ -174,10 +175,17 @@ class Study:
         self.dataset = dataset
         self.resume = resume
         self._cancel = threading.Event()
+        self._stop_reason = USER_CANCELLED
 
-    def cancel(self) -> None:
-        """Ask the study to stop after the current epoch; safe from any thread."""
+    def cancel(self, reason: str = "") -> None:
+        """Ask the study to stop after the current epoch; safe from any thread.
+
+        The first call's `reason` becomes the reason of the journal's
+        `StudyFinished`; an empty one means `USER_CANCELLED`.
+        """
         if not self._cancel.is_set():
+            if reason:
+                self._stop_reason = reason
             logger.info("cancel requested: stopping after the current epoch")
         self._cancel.set()
 
@@ -236,7 +244,7 @@ class Study:
             raise
         finally:
             if self.cancelled and status == FINISHED:
-                status, reason = STOPPED, "cancelled by the user"
+                status, reason = STOPPED, self._stop_reason
             seconds = time.perf_counter() - started
             self.bus.emit(StudyFinished(status=status, seconds=round(seconds, 3), reason=reason))
             logger.debug("study %s %s after %.1f s", experiment.name, status, seconds)
@@ -273,6 +281,7 @@ class Study:
             emit=self.bus.emit,
             cancel_requested=self._cancel.is_set,
             resume=resume,
+            stop_reason=lambda: self._stop_reason,
         )
         self.bus.emit(result)
         # The events already show a normal finish; the log adds only trouble.

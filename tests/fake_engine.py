@@ -137,10 +137,13 @@ class FakeStudy:
         self.paused = threading.Event()
         self.resume = threading.Event()
         self._cancel = threading.Event()
+        self.stop_reason = "cancelled by the user"
         self._clock = T0
         self._trials_started = 0
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "") -> None:
+        if reason and not self._cancel.is_set():
+            self.stop_reason = reason
         self._cancel.set()
         self.resume.set()
 
@@ -181,7 +184,7 @@ class FakeStudy:
                 break
             results.append(self._run_tuner(tuner, seed=experiment.seed + index))
         status = STOPPED if self.cancelled else FINISHED
-        reason = "cancelled by the user" if self.cancelled else ""
+        reason = self.stop_reason if self.cancelled else ""
         self._emit(StudyFinished(status=status, seconds=round(self._clock - T0, 3), reason=reason))
         return results
 
@@ -241,7 +244,7 @@ class FakeStudy:
         status, reason, epochs_run = COMPLETED, "", 0
 
         for epoch in range(tuner.epochs):
-            self._emit(EpochStarted(tuner.name, trial_id, epoch, tuner.epochs))
+            self._emit(EpochStarted(tuner.name, trial_id, epoch + 1, tuner.epochs))
             if number in self.fail_trials and epoch == 0:
                 status, reason = FAILED, FAILURE_REASON
                 break
@@ -253,7 +256,7 @@ class FakeStudy:
                 "val_loss": round(1.3 - accuracy, 4),
                 "val_accuracy": round(accuracy - 0.01, 4),
             }
-            self._emit(EpochEnded(tuner.name, trial_id, epoch, tuner.epochs, dict(metrics)))
+            self._emit(EpochEnded(tuner.name, trial_id, epoch + 1, tuner.epochs, dict(metrics)))
             epochs_run = epoch + 1
             self._maybe_pause()
             if self.cancelled:

@@ -185,7 +185,7 @@ def test_cancel_stops_after_current_epoch(tmp_path: Path) -> None:
 
     def cancel_on_first_epoch(event: Event) -> None:
         if isinstance(event, EpochEnded):
-            holder["study"].cancel()
+            holder["study"].cancel("stopped: the terminal was closed")
 
     text = experiment_text('[[tuners]]\ntype = "random"\n[[tuners]]\ntype = "bayesian"\n', budget="epochs = 3")
     text = text.replace("epochs = 1\n", "")
@@ -204,3 +204,6 @@ def test_cancel_stops_after_current_epoch(tmp_path: Path) -> None:
     assert [r.tuner for r in by_kind(events, TunerFinished)] == ["random"]
     assert by_kind(events, TunerFinished)[0].status == "stopped"
     assert by_kind(events, StudyFinished)[0].status == "stopped"
+    assert trials[0].reason == "stopped: the terminal was closed"
+    assert by_kind(events, TunerFinished)[0].reason == "stopped: the terminal was closed"
+    assert by_kind(events, StudyFinished)[0].reason == "stopped: the terminal was closed"

@@ -11,9 +11,10 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO, cast
 
 from textual.app import App
 from textual.binding import Binding
@@ -28,6 +29,10 @@ from .screens.setup import SetupScreen
 from .native_output import native_output_to_log
 from .settings import AppSettings, wants_ascii
 from .study_handle import finish_after_exit
+
+# Seconds between checks that the terminal is still there. Writes find a
+# lost terminal too, but a screen with nothing to redraw writes nothing.
+TERMINAL_CHECK_SECONDS = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +60,14 @@ class TunescopeApp(App[int]):
         self.run_dir_path = run_dir
         self.start = start
         self.terminal_lost = False
+        # Returns whether the terminal is still there; `run_app` sets it.
+        self.terminal_check: Callable[[], bool] | None = None
         if self.settings.ascii_only:
             use_ascii_chrome(self)
 
     def on_mount(self) -> None:
+        if self.terminal_check is not None:
+            self.set_interval(TERMINAL_CHECK_SECONDS, self.terminal_check)
         if self.run_dir_path is None:
             self.push_screen(SetupScreen(self.settings, self.config_path, self.start))
             return
@@ -100,9 +109,14 @@ class TunescopeApp(App[int]):
         self.push_screen(ConfirmDialog("Quit tunescope?", body, [*answers, ("Back", "back")]), answered)
 
     def hang_up(self) -> None:
-        """Close the app because the terminal went away (SIGHUP); the on-quit setting decides the study's fate."""
+        """Close the app because the terminal went away, so that the on-quit setting decides the study's end.
+
+        Called on SIGHUP and when the terminal fails with EIO, whichever comes first.
+        """
+        if self.terminal_lost:
+            return
         self.terminal_lost = True
-        logger.warning("the terminal hung up; closing the app")
+        logger.warning("the terminal was closed; closing the app")
         self.exit(EXIT_OK)
 
 
@@ -129,26 +143,40 @@ def run_app(
     # A loop of our own, not asyncio.run: asyncio.run would wait for the
     # study's worker thread before returning, with no word to the person.
     loop = asyncio.new_event_loop()
-    hangup = getattr(signal, "SIGHUP", None)
-    try:
-        with _logging_for_app(), native_output_to_log():
-            if hangup is not None:
-                loop.add_signal_handler(hangup, app.hang_up)
-            status = app.run(loop=loop)
-            if hangup is not None:
-                loop.remove_signal_handler(hangup)
 
-        study = settings.study
-        if study is not None and study.running:
-            previous = signal.signal(hangup, signal.SIG_IGN) if hangup is not None else None
+    def hang_up() -> None:
+        # From a signal handler or Textual's writer thread. After the app has
+        # closed, the loop no longer runs and the study's end is decided.
+        if loop.is_running():
+            loop.call_soon_threadsafe(app.hang_up)
+
+    # A plain signal handler, not loop.add_signal_handler: switching from
+    # that to SIG_IGN passes through SIG_DFL, and a SIGHUP in between would
+    # kill the process under the study.
+    hangup = getattr(signal, "SIGHUP", None)
+    previous_hangup = signal.signal(hangup, lambda *_: hang_up()) if hangup is not None else None
+    try:
+        # Native output stays in the log until the study has ended: the
+        # terminal may be gone, or another session's by then.
+        with _logging_for_app(), native_output_to_log(on_terminal_lost=hang_up) as terminal:
+            if terminal is not None:
+                app.terminal_check = terminal.check
             try:
-                finish_after_exit(study, settings.keep_running_on_quit, app.terminal_lost)
+                status = app.run(loop=loop)
             finally:
                 if hangup is not None:
-                    signal.signal(hangup, previous)
+                    # What the on-quit setting chose now holds, SIGHUP or not.
+                    signal.signal(hangup, signal.SIG_IGN)
+
+            study = settings.study
+            if study is not None and study.running:
+                terminal_lost = app.terminal_lost or (terminal is not None and not terminal.check())
+                finish_after_exit(study, settings.keep_running_on_quit, terminal_lost, stream=cast("TextIO | None", terminal))
         loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         loop.close()
+        if hangup is not None:
+            signal.signal(hangup, previous_hangup)
     if status is None:
         return app.return_code or EXIT_OK
     return status
@@ -159,8 +187,9 @@ def _logging_for_app() -> Iterator[None]:
     """Keep log records off the terminal while the app draws on it.
 
     The Run screen's log pane adds its own handler to the root logger. Stream
-    handlers already there are set aside until the app closes, and warnings
-    go through logging too.
+    handlers already there are set aside until the app closes. Warnings go
+    through logging from here on, and stay there after the app closes, since
+    a study may go on headless on a terminal that is gone.
     """
     root = logging.getLogger()
     streams = [h for h in root.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
@@ -174,7 +203,6 @@ def _logging_for_app() -> Iterator[None]:
     try:
         yield
     finally:
-        logging.captureWarnings(False)
         package.setLevel(level)
         for handler in streams:
             root.addHandler(handler)

@@ -57,7 +57,7 @@ class AppSettings:
     """Draw bars, marks and heat maps with ASCII characters only."""
 
     keep_running_on_quit: bool = False
-    """On quit or SIGHUP, let a running study go on headless instead of stopping it."""
+    """When the app quits or its terminal closes, let a running study go on headless instead of stopping it."""
 
     study_factory: StudyFactory = default_study_factory
     """Builds the study for an experiment, its run directory and event sinks."""

@@ -13,15 +13,31 @@ import threading
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from tunescope.core.store import RunDir
+from tunescope.core.events import TrialFinished, TunerFinished
+from tunescope.core.store import RunDir, follow_journal, read_journal
+
+from .native_output import NATIVE_LOGGER_NAME
 
 logger = logging.getLogger(__name__)
 
-# Name of the log file in a run directory. `tunescope run --no-tui` writes
-# it, and so does a study that goes on after the app quit on a lost terminal.
-# `tunescope attach` shows its lines.
+# Name of the log file in a run directory. `tunescope run --no-tui` and
+# studies run in the app write it, and `tunescope attach` shows its lines.
 HEADLESS_LOG_NAME = "tunescope.log"
 LOG_FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# The journal's reason for a study that the app stopped when it lost its terminal.
+TERMINAL_CLOSED = "stopped: the terminal was closed"
+
+# Seconds to wait, after the study's end, for its last progress lines.
+PROGRESS_JOIN_SECONDS = 2.0
+
+
+class RunLogHandler(logging.FileHandler):
+    """Appends log records to RUN_DIR/tunescope.log in `LOG_FILE_FORMAT`, for a study the app runs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(run_dir / HEADLESS_LOG_NAME, mode="a", encoding="utf-8")
+        self.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
 
 
 class StudyLike(Protocol):
@@ -29,7 +45,7 @@ class StudyLike(Protocol):
 
     def run(self) -> object: ...
 
-    def cancel(self) -> None: ...
+    def cancel(self, reason: str = "") -> None: ...
 
 
 class StudyHandle:
@@ -45,21 +61,25 @@ class StudyHandle:
         self._lock = threading.Lock()
         self._study: StudyLike | None = None
         self._cancel_requested = False
+        self._stop_reason = ""
 
     def attach(self, study: StudyLike) -> None:
         with self._lock:
             self._study = study
             cancel = self._cancel_requested
+            reason = self._stop_reason
         if cancel:
-            study.cancel()
+            study.cancel(reason)
 
-    def cancel(self) -> None:
-        """Ask the study to stop after the current epoch."""
+    def cancel(self, reason: str = "") -> None:
+        """Ask the study to stop after the current epoch, with `reason` for the journal ("" for the user)."""
         with self._lock:
+            if not self._cancel_requested:
+                self._stop_reason = reason
             self._cancel_requested = True
             study = self._study
         if study is not None:
-            study.cancel()
+            study.cancel(reason)
 
     @property
     def cancel_requested(self) -> bool:
@@ -76,31 +96,73 @@ def finish_after_exit(handle: StudyHandle, keep_running: bool, terminal_lost: bo
 
     With `keep_running`, the study goes on and its log lines go to `stream`
     (stderr by default); Ctrl-C then stops it after the current epoch.
-    Without, it is cancelled at once. When the terminal is gone (SIGHUP),
-    log lines go to a log file in the run directory instead.
+    Without, it is cancelled at once, and with `terminal_lost` the journal
+    gives `TERMINAL_CLOSED` as the reason. When the terminal is gone, log
+    lines go to the run's log file only. Native output and warnings always
+    go to the log file, never to `stream`.
     """
     stream = stream if stream is not None else sys.stderr
     handler = _headless_handler(handle.run_dir.path, terminal_lost, stream)
+    if not terminal_lost:
+        handler.addFilter(lambda record: not record.name.startswith(NATIVE_LOGGER_NAME))
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_handler = RunLogHandler(handle.run_dir.path)
+    warnings_logger.addHandler(warnings_handler)
     package_logger = logging.getLogger("tunescope")
     level = package_logger.level
     if package_logger.getEffectiveLevel() > logging.INFO:
         # Starts, stops and ends are logged at INFO; the person needs them.
         package_logger.setLevel(logging.INFO)
     package_logger.addHandler(handler)
+    progress: threading.Thread | None = None
     try:
         if keep_running:
             logger.info(
                 "the study goes on headless, writing %s; press Ctrl-C to stop it after the current epoch",
                 handle.run_dir.journal,
             )
+            progress = _start_progress_lines(handle)
+        elif terminal_lost:
+            logger.info("stopping the study after the current epoch because the terminal was closed")
+            handle.cancel(TERMINAL_CLOSED)
         else:
             logger.info("stopping the study after the current epoch")
             handle.cancel()
         _wait(handle)
+        if progress is not None:
+            # The thread reads the journal to its end before it stops.
+            progress.join(timeout=PROGRESS_JOIN_SECONDS)
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(level)
         handler.close()
+        warnings_logger.removeHandler(warnings_handler)
+        warnings_handler.close()
+
+
+def _start_progress_lines(handle: StudyHandle) -> threading.Thread | None:
+    """Log a line for each trial and tuner that ends from now on, read from the journal in a thread."""
+    journal = handle.run_dir.journal
+    if not journal.is_file():
+        return None
+    seen = len(read_journal(journal))
+
+    def log_lines() -> None:
+        for index, event in enumerate(follow_journal(journal, stop=handle.finished.is_set)):
+            if index < seen:
+                continue
+            if isinstance(event, TrialFinished):
+                objective = "" if event.objective is None else f", objective {event.objective:.4f}"
+                logger.info("tuner %s trial %d %s%s", event.tuner, event.number, event.status, objective)
+            elif isinstance(event, TunerFinished):
+                logger.info(
+                    "tuner %s %s: %d trials completed, %d failed",
+                    event.tuner, event.status, event.trials_completed, event.trials_failed,
+                )
+
+    thread = threading.Thread(target=log_lines, name="tunescope-progress-lines", daemon=True)
+    thread.start()
+    return thread
 
 
 def _wait(handle: StudyHandle) -> None:
@@ -118,6 +180,9 @@ def _wait(handle: StudyHandle) -> None:
 
 def _headless_handler(run_dir: Path, terminal_lost: bool, stream: TextIO) -> logging.Handler:
     handler: logging.Handler
+    if terminal_lost and any(isinstance(h, RunLogHandler) for h in logging.getLogger("tunescope").handlers):
+        # The study's own RunLogHandler already writes the log file.
+        return logging.NullHandler()
     if terminal_lost:
         handler = logging.FileHandler(run_dir / HEADLESS_LOG_NAME, encoding="utf-8")
     else:

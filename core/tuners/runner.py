@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import Experiment, TunerConfig
 from ..data import Dataset, InputPipelines
-from ..events import FINISHED, STOPPED, Event, TunerFinished
+from ..events import FINISHED, STOPPED, USER_CANCELLED, Event, TunerFinished
 from ..resume import TunerResume
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def run_tuner(
     emit: Callable[[Event], None],
     cancel_requested: Callable[[], bool],
     resume: TunerResume | None = None,
+    stop_reason: Callable[[], str] = lambda: USER_CANCELLED,
 ) -> TunerFinished:
     """Search with `tuner` and return its `TunerFinished` record (not emitted).
 
@@ -38,7 +39,9 @@ def run_tuner(
     are known, trials and tuner overhead included. The test evaluation of
     the best model afterwards is not part of it. With `resume`, the tuner
     continues the Keras Tuner project in `project_dir`, and its search time
-    adds this process's to the time earlier processes spent.
+    adds this process's to the time earlier processes spent. `stop_reason`
+    gives the reason recorded when `cancel_requested` stops the search, such
+    as a closed terminal.
     """
     import keras
 
@@ -50,7 +53,7 @@ def run_tuner(
         started -= resume.previous_search_seconds
 
     if tuner.type == "aisara-cloud":
-        return _run_cloud(tuner, experiment, dataset, best_model_path, emit, cancel_requested, started)
+        return _run_cloud(tuner, experiment, dataset, best_model_path, emit, cancel_requested, started, stop_reason)
 
     from .oracles import create_oracle
     from .tuner import FamilyHyperModel, StudyCancelled, StudyTuner, describe_exception, short_reason
@@ -119,9 +122,9 @@ def run_tuner(
             verbose=0,
         )
     except StudyCancelled:
-        status, reason = STOPPED, "cancelled by the user"
+        status, reason = STOPPED, stop_reason()
         for trial_id in search.running_trial_ids():
-            search.record_cancelled_trial(trial_id)
+            search.record_cancelled_trial(trial_id, reason)
     except RuntimeError as error:
         if not str(error).startswith(_CONSECUTIVE_FAILURES):
             raise
@@ -203,6 +206,7 @@ def _run_cloud(
     emit: Callable[[Event], None],
     cancel_requested: Callable[[], bool],
     started: float,
+    stop_reason: Callable[[], str],
 ) -> TunerFinished:
     from .aisara_cloud import run_cloud_search
 
@@ -217,7 +221,7 @@ def _run_cloud(
         best_hyperparameters=dict(outcome.best_hyperparameters),
         best_objective=outcome.best_objective,
         best_metrics=dict(outcome.best_metrics),
-        reason="cancelled by the user" if cancel_requested() else "",
+        reason=stop_reason() if cancel_requested() else "",
     )
     if outcome.best_model is not None:
         _evaluate_best(result, outcome.best_model, dataset, best_model_path)

@@ -38,6 +38,7 @@ from ..events import (
     CANCELLED,
     COMPLETED,
     FAILED,
+    USER_CANCELLED,
     EpochEnded,
     EpochStarted,
     Event,
@@ -266,15 +267,15 @@ class StudyTuner(keras_tuner.Tuner):
         finally:
             self.emit(self._finished_event(self.oracle.get_trial(trial.trial_id)))
 
-    def record_cancelled_trial(self, trial_id: str) -> None:
-        """Write the row of a trial that a cancel request interrupted."""
+    def record_cancelled_trial(self, trial_id: str, reason: str = USER_CANCELLED) -> None:
+        """Write the row of a trial that a cancel request interrupted, with the request's reason."""
         trial = self.oracle.trials.get(trial_id)
         if trial is None:
             return
         event = self._finished_event(trial)
         event.status = CANCELLED
         event.objective = None
-        event.reason = "cancelled by the user"
+        event.reason = reason
         self.emit(event)
 
     def record_ended_trial(self, trial_id: str, reason: str = "") -> None:

@@ -1,0 +1,228 @@
+"""The app loses its terminal during a study, and the on-quit setting decides what happens.
+
+The slow tests start `tunescope run CONFIG` on a pseudo-terminal, which opens
+the app and starts the study, and closes the pseudo-terminal's primary side
+while a trial trains. That is what tmux does to a pane on `kill-session` and
+what sshd does when a connection drops. With the pseudo-terminal as the
+process's controlling terminal, the kernel also sends SIGHUP. Without it,
+the process finds only its terminal failing (end of file on reads, EIO on
+writes), as a process behind a shell that does not pass SIGHUP on would.
+The fast tests check the parts alone, with the fake engine.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tunescope.core.events import FINISHED, STOPPED, StudyFinished, TrialFinished
+from tunescope.core.store import RunDir, read_journal
+from tunescope.tui.native_output import Terminal
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED, StudyHandle, finish_after_exit
+
+from fake_engine import FakeStudy, small_experiment
+from tiny_experiment import tiny_experiment
+
+MAX_TRIALS = 8
+RUN_SECONDS = 300
+
+# Runs the command line with "keep running headless" as the on-quit
+# setting, which the Setup screen would otherwise have to select.
+KEEP_RUNNING_LAUNCHER = """
+import functools, sys
+import tunescope.tui.app as app
+app.AppSettings = functools.partial(app.AppSettings, keep_running_on_quit=True)
+from tunescope.tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _take_terminal() -> None:
+    # Runs in the child after setsid(): the pty on stdin becomes its
+    # controlling terminal, so closing the primary side sends it SIGHUP.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool) -> tuple[int, Path]:
+    """Start a study in the app, close its terminal during a trial, and return the exit status and run directory."""
+    output = tmp_path / "runs"
+    config = tmp_path / "hangup.toml"
+    config.write_text(tiny_experiment(name="hangup", output=output, epochs=2, max_trials=MAX_TRIALS))
+    arguments = ["run", str(config)]
+    if keep_running:
+        command = [sys.executable, "-c", KEEP_RUNNING_LAUNCHER, *arguments]
+    else:
+        command = [sys.executable, "-m", "tunescope.tui.cli", *arguments]
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    process = subprocess.Popen(
+        command,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        cwd=tmp_path,
+        close_fds=True,
+        start_new_session=True,
+        preexec_fn=_take_terminal if controlling else None,
+    )
+    os.close(secondary)
+
+    def drain() -> None:
+        # The app blocks on a full terminal buffer unless someone reads it.
+        while True:
+            try:
+                if not os.read(primary, 65536):
+                    return
+            except OSError:
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
+    closed = False
+    try:
+        deadline = time.monotonic() + RUN_SECONDS
+        while not any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl")):
+            assert process.poll() is None, f"the app exited with status {process.returncode} before a trial started"
+            assert time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        os.close(primary)
+        closed = True
+        status = process.wait(timeout=RUN_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if not closed:
+            os.close(primary)
+    return status, next(output.glob("*/journal.jsonl")).parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("controlling", [True, False], ids=["sighup", "eio-only"])
+def test_closed_terminal_stops_study(tmp_path: Path, controlling: bool) -> None:
+    status, run_dir = run_and_close_terminal(tmp_path, keep_running=False, controlling=controlling)
+
+    events = read_journal(run_dir / "journal.jsonl")
+    log = (run_dir / "tunescope.log").read_text()
+    assert status == 0, log[-3000:]
+    assert isinstance(events[-1], StudyFinished)
+    assert events[-1].status == STOPPED
+    assert events[-1].reason == "stopped: the terminal was closed"
+    assert len([event for event in events if isinstance(event, TrialFinished)]) < MAX_TRIALS
+    assert (run_dir / "summary.md").is_file()
+    assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_closed_terminal_keeps_study_running(tmp_path: Path) -> None:
+    status, run_dir = run_and_close_terminal(tmp_path, keep_running=True, controlling=True)
+
+    events = read_journal(run_dir / "journal.jsonl")
+    log = (run_dir / "tunescope.log").read_text()
+    assert status == 0, log[-3000:]
+    assert isinstance(events[-1], StudyFinished)
+    assert events[-1].status == FINISHED
+    assert len([event for event in events if isinstance(event, TrialFinished)]) == MAX_TRIALS
+    assert (run_dir / "summary.md").is_file()
+    assert "the study goes on headless" in log
+    assert "tuner random trial" in log
+    assert "Traceback" not in log
+
+
+# -- the parts, with the fake engine ----------------------------------------------
+
+
+def paused_fake_study(tmp_path: Path) -> tuple[StudyHandle, FakeStudy]:
+    """Run a fake study in a thread until it pauses in its third trial."""
+    run_dir = RunDir(tmp_path)
+    handle = StudyHandle(run_dir)
+    study = FakeStudy(small_experiment(), run_dir, pause_in_trial=3)
+    handle.attach(study)
+
+    def run() -> None:
+        try:
+            study.run()
+        finally:
+            handle.finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert study.paused.wait(timeout=10)
+    return handle, study
+
+
+def test_lost_terminal_stop_gives_reason(tmp_path: Path) -> None:
+    handle, study = paused_fake_study(tmp_path)
+
+    finish_after_exit(handle, keep_running=False, terminal_lost=True)
+
+    assert study.emitted[-1].status == STOPPED
+    assert study.emitted[-1].reason == TERMINAL_CLOSED
+
+
+def test_user_stop_gives_user_reason(tmp_path: Path) -> None:
+    handle, study = paused_fake_study(tmp_path)
+
+    with open(os.devnull, "w") as terminal:
+        finish_after_exit(handle, keep_running=False, terminal_lost=False, stream=terminal)
+
+    assert study.emitted[-1].reason == "cancelled by the user"
+
+
+def test_headless_warnings_go_to_log_file(tmp_path: Path) -> None:
+    handle, study = paused_fake_study(tmp_path)
+    terminal_output = tmp_path / "terminal.txt"
+
+    def warn_then_resume() -> None:
+        warnings.warn("lbfgs failed to converge", UserWarning)
+        study.resume.set()
+
+    with warnings.catch_warnings(), open(terminal_output, "w") as terminal:
+        warnings.simplefilter("always")
+        # As the app leaves it: warnings go through logging.
+        logging.captureWarnings(True)
+        try:
+            threading.Timer(0.2, warn_then_resume).start()
+            finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=terminal)
+        finally:
+            logging.captureWarnings(False)
+
+    assert "lbfgs failed to converge" in (tmp_path / HEADLESS_LOG_NAME).read_text()
+    assert "lbfgs failed to converge" not in terminal_output.read_text()
+    assert "the study goes on headless" in terminal_output.read_text()
+
+
+def test_terminal_reports_loss_once() -> None:
+    primary, secondary = pty.openpty()
+    losses: list[bool] = []
+    stream = os.fdopen(secondary, "w")
+    terminal = Terminal(stream, on_lost=lambda: losses.append(True))
+    assert terminal.check()
+
+    os.close(primary)
+    terminal.write("after the hang-up\n")
+    terminal.flush()
+    terminal.write("more\n")
+
+    assert terminal.lost
+    assert not terminal.check()
+    assert losses == [True]
+    try:
+        stream.close()
+    except OSError:
+        pass
