@@ -106,8 +106,9 @@ class TunerResume:
         given_up: dict[str, str] = {}
         for trial_id in list(oracle._retry_queue):
             trial = oracle.trials[trial_id]
+            label = self.trial_label(trial_id)
             if trial.status in ("COMPLETED", "FAILED", "INVALID"):
-                logger.info("tuner %s: trial %s ended before the process did; ending it from its saved state", self.name, trial_id)
+                logger.info("tuner %s: %s ended before the process did; ending it from its saved state", self.name, label)
                 oracle._retry_queue.remove(trial_id)
                 oracle.end_trial(trial)
                 continue
@@ -118,7 +119,7 @@ class TunerResume:
                     f"the process ended {interrupted} times while this trial ran; "
                     f"given up after {MAX_INTERRUPTED_RETRIES} retries"
                 )
-                logger.warning("tuner %s: trial %s: %s", self.name, trial_id, reason)
+                logger.warning("tuner %s: %s: %s", self.name, label, reason)
                 oracle._retry_queue.remove(trial_id)
                 trial.status = "FAILED"
                 trial.message = f"FailedTrialError: {reason}"
@@ -126,7 +127,13 @@ class TunerResume:
                 oracle.end_trial(trial)
                 continue
 
-            logger.info("tuner %s: trial %s was interrupted (%d interruptions so far); running it again", self.name, trial_id, interrupted)
+            if interrupted:
+                logger.info(
+                    "tuner %s: %s was running when its process ended (retry %d of %d); running it again",
+                    self.name, label, interrupted, MAX_INTERRUPTED_RETRIES,
+                )
+            else:
+                logger.info("tuner %s: %s was stopped before it ended; running it again", self.name, label)
             _clear_metrics(trial)
 
         _rebuild_grid_walk(oracle)
@@ -136,9 +143,16 @@ class TunerResume:
             if trial_id in self.ended:
                 continue
             if trial_id not in given_up:
-                logger.info("tuner %s: writing the missing row of trial %s from the tuner's saved state", self.name, trial_id)
+                logger.info("tuner %s: writing the missing row of %s from the tuner's saved state", self.name, self.trial_label(trial_id))
             search.record_ended_trial(trial_id, reason=given_up.get(trial_id, ""))
             self.ended.add(trial_id)
+
+    def trial_label(self, trial_id: str) -> str:
+        """Name a trial by the number that trials.csv and the views show, with Keras Tuner's id."""
+        number = self.numbers.get(trial_id)
+        if number is None:
+            return f"trial id {trial_id}"
+        return f"trial {number} (id {trial_id})"
 
 
 @dataclass

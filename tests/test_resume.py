@@ -10,6 +10,7 @@ killed with SIGKILL while the test watches the run's journal.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import select
@@ -433,6 +434,52 @@ def test_plan_counts_interruptions(tmp_path: Path) -> None:
     assert history.interruptions == {"1": 3}
     assert history.ended == {"0"}
     assert history.numbers == {"0": 1, "1": 2}
+
+
+def test_plan_labels_trials_by_number(tmp_path: Path) -> None:
+    events = [
+        study_started(tmp_path),
+        tuner_started(100.0),
+        trial(TrialStarted, "0", 1, 101.0),
+        trial(TrialFinished, "0", 1, 103.0),
+        trial(TrialStarted, "1", 2, 104.0),
+    ]
+    history = plan_resume(write_run(tmp_path / "run", events)).tuners["random"]
+    assert history.trial_label("1") == "trial 2 (id 1)"
+    assert history.trial_label("7") == "trial id 7"
+
+
+def test_extended_aisara_warns_when_ended(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import keras_tuner
+    from keras_tuner.engine.trial import TrialStatus
+
+    from tunescope.core.space import HyperParameter, SearchSpace
+    from tunescope.core.tuners.aisara import AiSaraOracle
+
+    space = SearchSpace((HyperParameter("num_layers", "int", 1, 4), HyperParameter("dropout", "float", 0.0, 0.5)))
+    objective = keras_tuner.Objective("val_accuracy", "max")
+
+    def make_oracle(max_trials: int) -> AiSaraOracle:
+        oracle = AiSaraOracle(objective, space, trials_per_round=3, rounds=1, seed=3, max_trials=max_trials)
+        oracle._set_project_dir(str(tmp_path), "aisara")
+        return oracle
+
+    finished = make_oracle(max_trials=3)
+    for index in range(3):
+        created = finished.create_trial("tuner0")
+        accuracy = 0.5 + 0.1 * index
+        finished.update_trial(created.trial_id, {"val_accuracy": accuracy, "val_loss": 1.0 - accuracy})
+        created.status = TrialStatus.COMPLETED
+        finished.end_trial(created)
+    assert finished.finished
+
+    extended = make_oracle(max_trials=4)
+    with caplog.at_level(logging.WARNING, logger="tunescope.core.tuners.aisara"):
+        extended.reload()
+
+    assert "its one round ran" in caplog.text
+    assert "max_trials=4 adds no trials" in caplog.text
+    assert extended.create_trial("tuner0").status == TrialStatus.STOPPED
 
 
 def test_plan_adds_session_times(tmp_path: Path) -> None:

@@ -189,6 +189,17 @@ class AiSaraOracle(keras_tuner.Oracle):
         self._history = list(aisara["history"])
         self._finished = aisara["finished"]
         self.stop_reason = aisara["stop_reason"]
+        if self._finished and self.max_trials is not None and len(self.trials) < self.max_trials:
+            # A resume with --extend raises max_trials, but the method's
+            # rounds ended and a round cannot be added without new bounds
+            # and its own budget of trials_per_round points.
+            logger.warning(
+                "%s: the AiSara method ended in an earlier process (%s), so max_trials=%d adds no trials; "
+                "to search further, start a new run with more rounds or a larger max_trials",
+                self.tuner_name,
+                self.stop_reason,
+                self.max_trials,
+            )
 
     # -- queries -------------------------------------------------------------
 
