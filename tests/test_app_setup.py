@@ -35,9 +35,11 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def make_app(config: Path | None = None, studies: list[FakeStudy] | None = None, start: bool = False) -> TunescopeApp:
+def make_app(
+    config: Path | None = None, studies: list[FakeStudy] | None = None, start: bool = False, out: Path | None = None
+) -> TunescopeApp:
     settings = AppSettings(study_factory=fake_factory(studies if studies is not None else []), device_probe=lambda: "FakeGPU")
-    return TunescopeApp(config, settings=settings, start=start)
+    return TunescopeApp(config, settings=settings, start=start, out=out)
 
 
 def setup_screen(app: TunescopeApp) -> SetupScreen:
@@ -394,6 +396,16 @@ async def test_start_flag_runs_at_once() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and len(studies) == 1)
         assert studies[0].experiment.name == "quickstart"
+
+
+@run_async
+async def test_start_with_out_uses_that_directory(in_tmp: Path) -> None:
+    studies: list[FakeStudy] = []
+    app = make_app(QUICKSTART, studies=studies, start=True, out=in_tmp / "chosen")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and len(studies) == 1)
+        assert (in_tmp / "chosen" / "config.toml").exists()
+        assert not (in_tmp / "runs").exists()
 
 
 @run_async

@@ -53,12 +53,14 @@ class TunescopeApp(App[int]):
         run_dir: Path | None = None,
         start: bool = False,
         settings: AppSettings | None = None,
+        out: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else AppSettings()
         self.config_path = config_path
         self.run_dir_path = run_dir
         self.start = start
+        self.out = out
         self.terminal_lost = False
         # Returns whether the terminal is still there; `run_app` sets it.
         self.terminal_check: Callable[[], bool] | None = None
@@ -69,7 +71,7 @@ class TunescopeApp(App[int]):
         if self.terminal_check is not None:
             self.set_interval(TERMINAL_CHECK_SECONDS, self.terminal_check)
         if self.run_dir_path is None:
-            self.push_screen(SetupScreen(self.settings, self.config_path, self.start))
+            self.push_screen(SetupScreen(self.settings, self.config_path, self.start, self.out))
             return
         try:
             self._open_run(self.run_dir_path)
@@ -126,6 +128,7 @@ def run_app(
     start: bool = False,
     *,
     settings: AppSettings | None = None,
+    out: Path | None = None,
 ) -> int:
     """Open the app and return the exit status.
 
@@ -138,7 +141,7 @@ def run_app(
     # TensorFlow's C++ logging writes to the terminal directly, past Textual.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     settings = settings if settings is not None else AppSettings(ascii_only=wants_ascii())
-    app = TunescopeApp(config_path, run_dir, start=start, settings=settings)
+    app = TunescopeApp(config_path, run_dir, start=start, settings=settings, out=out)
 
     # A loop of our own, not asyncio.run: asyncio.run would wait for the
     # study's worker thread before returning, with no word to the person.

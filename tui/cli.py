@@ -248,7 +248,7 @@ def _run(config_path: Path, headless: bool, out: Path | None) -> int:
     if not headless and sys.stdout.isatty():
         from .app import run_app
 
-        return run_app(config_path, None, start=True) or EXIT_OK
+        return run_app(config_path, None, start=True, out=out) or EXIT_OK
     return _run_headless(experiment, out)
 
 

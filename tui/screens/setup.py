@@ -192,11 +192,15 @@ class SetupScreen(Screen[None]):
         *(Binding(str(number), f"show_tab('{tab}')", show=False) for number, (tab, _) in enumerate(TABS, start=1)),
     ]
 
-    def __init__(self, settings: AppSettings, config_path: Path | None = None, start: bool = False) -> None:
+    def __init__(
+        self, settings: AppSettings, config_path: Path | None = None, start: bool = False, out: Path | None = None
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.config_path = config_path
         self.start = start
+        # `tunescope run CONFIG --out PATH` on a terminal: the first run's directory.
+        self.out = out
         self.experiment: Experiment | None = None
         self.problem: FormProblem | None = None
         self._validation_queued = False
@@ -559,11 +563,13 @@ class SetupScreen(Screen[None]):
             await self._focus_problem()
             return
         try:
-            run_dir = create_run_dir(experiment.name, experiment.text, experiment.output)
+            run_dir = create_run_dir(experiment.name, experiment.text, experiment.output, self.out)
         except TunescopeError as error:
             self.notify(str(error), title="Cannot start the study", severity="error")
             return
         logger.info("starting study %s in %s", experiment.name, run_dir.path)
+        # A second run from the same form gets a directory of its own.
+        self.out = None
 
         from .run import RunScreen
 
