@@ -12,6 +12,7 @@ import asyncio
 import functools
 import threading
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -38,6 +39,7 @@ from tunescope.core.events import (
     TunerStarted,
 )
 from tunescope.core.store import RunDir
+from tunescope.tui.study_handle import StudyHandle
 
 # 2023-11-14 22:13:20 UTC; every event is one `CLOCK_STEP` later than the one before.
 T0 = 1_700_000_000.0
@@ -361,3 +363,21 @@ async def settle(pilot: Any, condition: Callable[[], bool], timeout: float = 10.
             raise AssertionError(f"condition still false after {timeout} s: {condition}")
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+def paused_study_in_thread(path: Path, pause_in_trial: int = 3) -> tuple[StudyHandle, FakeStudy]:
+    """Run a fake study in `path` on a thread, behind a handle, until it pauses in trial `pause_in_trial`."""
+    run_dir = RunDir(path)
+    handle = StudyHandle(run_dir)
+    study = FakeStudy(small_experiment(), run_dir, pause_in_trial=pause_in_trial)
+    handle.attach(study)
+
+    def run() -> None:
+        try:
+            study.run()
+        finally:
+            handle.finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert study.paused.wait(timeout=10)
+    return handle, study

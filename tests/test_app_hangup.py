@@ -12,27 +12,23 @@ The fast tests check the parts alone, with the fake engine.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import pty
-import struct
-import subprocess
 import sys
-import termios
 import threading
-import time
 import warnings
 from pathlib import Path
 
 import pytest
 
 from tunescope.core.events import FINISHED, STOPPED, StudyFinished, TrialFinished
-from tunescope.core.store import RunDir, read_journal
+from tunescope.core.store import read_journal
 from tunescope.tui.native_output import Terminal
-from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED, StudyHandle, finish_after_exit
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED, finish_after_exit
 
-from fake_engine import FakeStudy, small_experiment
+from fake_engine import paused_study_in_thread
+from terminal import PseudoTerminal
 from tiny_experiment import tiny_experiment
 
 MAX_TRIALS = 8
@@ -49,12 +45,6 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _take_terminal() -> None:
-    # Runs in the child after setsid(): the pty on stdin becomes its
-    # controlling terminal, so closing the primary side sends it SIGHUP.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool) -> tuple[int, Path]:
     """Start a study in the app, close its terminal during a trial, and return the exit status and run directory."""
     output = tmp_path / "runs"
@@ -65,51 +55,17 @@ def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool
         command = [sys.executable, "-c", KEEP_RUNNING_LAUNCHER, *arguments]
     else:
         command = [sys.executable, "-m", "tunescope.tui.cli", *arguments]
-
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
-    process = subprocess.Popen(
-        command,
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env=env,
-        cwd=tmp_path,
-        close_fds=True,
-        start_new_session=True,
-        preexec_fn=_take_terminal if controlling else None,
-    )
-    os.close(secondary)
 
-    def drain() -> None:
-        # The app blocks on a full terminal buffer unless someone reads it.
-        while True:
-            try:
-                if not os.read(primary, 65536):
-                    return
-            except OSError:
-                return
+    def trial_started() -> bool:
+        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
 
-    threading.Thread(target=drain, daemon=True).start()
-    closed = False
-    try:
-        deadline = time.monotonic() + RUN_SECONDS
-        while not any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl")):
-            assert process.poll() is None, f"the app exited with status {process.returncode} before a trial started"
-            assert time.monotonic() < deadline, "no trial started"
-            time.sleep(0.2)
-        os.close(primary)
-        closed = True
-        status = process.wait(timeout=RUN_SECONDS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if not closed:
-            os.close(primary)
+    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True, controlling=controlling) as terminal:
+        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+        terminal.hang_up()
+        status = terminal.process.wait(timeout=RUN_SECONDS)
     return status, next(output.glob("*/journal.jsonl")).parent
 
 
@@ -148,26 +104,8 @@ def test_closed_terminal_keeps_study_running(tmp_path: Path) -> None:
 # -- the parts, with the fake engine ----------------------------------------------
 
 
-def paused_fake_study(tmp_path: Path) -> tuple[StudyHandle, FakeStudy]:
-    """Run a fake study in a thread until it pauses in its third trial."""
-    run_dir = RunDir(tmp_path)
-    handle = StudyHandle(run_dir)
-    study = FakeStudy(small_experiment(), run_dir, pause_in_trial=3)
-    handle.attach(study)
-
-    def run() -> None:
-        try:
-            study.run()
-        finally:
-            handle.finished.set()
-
-    threading.Thread(target=run, daemon=True).start()
-    assert study.paused.wait(timeout=10)
-    return handle, study
-
-
 def test_lost_terminal_stop_gives_reason(tmp_path: Path) -> None:
-    handle, study = paused_fake_study(tmp_path)
+    handle, study = paused_study_in_thread(tmp_path)
 
     finish_after_exit(handle, keep_running=False, terminal_lost=True)
 
@@ -176,7 +114,7 @@ def test_lost_terminal_stop_gives_reason(tmp_path: Path) -> None:
 
 
 def test_user_stop_gives_user_reason(tmp_path: Path) -> None:
-    handle, study = paused_fake_study(tmp_path)
+    handle, study = paused_study_in_thread(tmp_path)
 
     with open(os.devnull, "w") as terminal:
         finish_after_exit(handle, keep_running=False, terminal_lost=False, stream=terminal)
@@ -185,7 +123,7 @@ def test_user_stop_gives_user_reason(tmp_path: Path) -> None:
 
 
 def test_headless_warnings_go_to_log_file(tmp_path: Path) -> None:
-    handle, study = paused_fake_study(tmp_path)
+    handle, study = paused_study_in_thread(tmp_path)
     terminal_output = tmp_path / "terminal.txt"
 
     def warn_then_resume() -> None:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
-import subprocess
 import sys
-import termios
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fake_engine import Host, run_async, scripted_events, settle
+from terminal import PseudoTerminal
 from rich.cells import cell_len
 from textual.app import App
 from textual.widgets import Static, TabbedContent
@@ -331,45 +326,17 @@ async def test_unicode_app_keeps_header_icon(tmp_path: Path) -> None:
 def test_c_locale_terminal_gets_ascii_bytes(tmp_path: Path) -> None:
     """Attach to a finished run in a pseudo-terminal under LC_ALL=C; every byte written is ASCII."""
     run_dir = finished_run(tmp_path)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "screen", "LANG": "C", "LC_ALL": "C", "COLUMNS": "80", "LINES": "24"}
     env.pop("LC_CTYPE", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tunescope.tui.cli", "attach", str(run_dir)],
-        stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, close_fds=True,
-    )
-    os.close(slave)
-    output = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            output.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 60
-        while b"Next tab" not in output and time.monotonic() < deadline:
-            time.sleep(0.2)
+    command = [sys.executable, "-m", "tunescope.tui.cli", "attach", str(run_dir)]
+    with PseudoTerminal(command, cwd=tmp_path, env=env) as terminal:
+        output = terminal.output
+        terminal.wait_for(lambda: b"Next tab" in output, 60, "the results screen")
         for _ in range(4):
-            os.write(master, b"n")
+            terminal.write(b"n")
             time.sleep(0.5)
-        os.write(master, CTRL_Q)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
-        os.close(master)
+        terminal.write(CTRL_Q)
+        terminal.process.wait(timeout=30)
 
-    assert b"Next tab" in output
-    assert process.returncode == 0
+    assert terminal.process.returncode == 0
     assert [byte for byte in set(output) if byte > 127] == []

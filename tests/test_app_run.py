@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_engine import DEVICE, FAILURE_REASON, FakeStudy, Host, fake_factory, run_async, settle, small_experiment
+from fake_engine import DEVICE, FAILURE_REASON, FakeStudy, Host, fake_factory, paused_study_in_thread, run_async, settle, small_experiment
 from rich.console import Console
 
 from tunescope.core.errors import DataError
@@ -342,25 +342,8 @@ async def test_quit_asks_while_running(tmp_path: Path, monkeypatch: pytest.Monke
     assert settings.study.finished.wait(timeout=10)
 
 
-def run_fake_in_thread(tmp_path: Path, pause_in_trial: int) -> tuple[StudyHandle, FakeStudy]:
-    run_dir = RunDir(tmp_path)
-    handle = StudyHandle(run_dir)
-    study = FakeStudy(small_experiment(), run_dir, pause_in_trial=pause_in_trial)
-    handle.attach(study)
-
-    def run() -> None:
-        try:
-            study.run()
-        finally:
-            handle.finished.set()
-
-    threading.Thread(target=run, daemon=True).start()
-    assert study.paused.wait(timeout=10)
-    return handle, study
-
-
 def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
-    handle, study = run_fake_in_thread(tmp_path, pause_in_trial=3)
+    handle, study = paused_study_in_thread(tmp_path, pause_in_trial=3)
     stream = io.StringIO()
     threading.Timer(0.2, study.resume.set).start()
     finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
@@ -372,7 +355,7 @@ def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
 
 
 def test_finish_after_exit_stops(tmp_path: Path) -> None:
-    handle, study = run_fake_in_thread(tmp_path, pause_in_trial=3)
+    handle, study = paused_study_in_thread(tmp_path, pause_in_trial=3)
     finish_after_exit(handle, keep_running=False, terminal_lost=True)
     assert study.cancelled
     assert study.emitted[-1].status == STOPPED
