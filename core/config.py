@@ -161,6 +161,19 @@ class Experiment:
 # Each table's keys and what they accept. `_check_keys` uses these to reject
 # unknown keys and suggest the closest known one.
 _MAX_SEED = 2**32 - 1
+# Keras metrics whose better direction is fixed; others are the user's to state.
+_KNOWN_DIRECTIONS = {
+    **dict.fromkeys(
+        ("loss", "mse", "mae", "mean_squared_error", "mean_absolute_error", "categorical_crossentropy",
+         "sparse_categorical_crossentropy"),
+        "min",
+    ),
+    **dict.fromkeys(
+        ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+         "auc", "precision", "recall"),
+        "max",
+    ),
+}
 _EXPERIMENT_KEYS = ("name", "seed", "output", "max_consecutive_failures")
 _DATASET_KEYS = ("name", "path", "train_size", "test_size", "validation_split", "test_split", "image_size")
 _MODEL_KEYS = ("family", "backbone", "weights", "image_size", "function", "metrics")
@@ -368,6 +381,15 @@ class _Validator:
         direction = self.get(table, "objective.direction", "str", default=default_direction)
         if direction not in ("max", "min"):
             raise self.fail("objective.direction", f"{direction!r} is not valid; use \"max\" or \"min\"")
+        # A known metric searched the wrong way makes every tuner hunt for the worst models.
+        known = _KNOWN_DIRECTIONS.get(metric.removeprefix("val_"))
+        if known is not None and direction != known:
+            better = "lower" if known == "min" else "higher"
+            raise self.fail(
+                "objective.direction",
+                f"{direction!r} would search for the worst models, since a {better} {metric} is better; "
+                f"set direction = \"{known}\" or leave it out",
+            )
         return Objective(metric, direction)
 
     def space(self, items: Any) -> SearchSpace:

@@ -161,7 +161,7 @@ CASES = [
     Case("resume_changed_objective", ("resume", "{interrupted}"),
          "objective.metric changed from 'val_accuracy' to 'val_loss'",
          setup=edit_config("interrupted", '[model]', '[objective]\nmetric = "val_loss"\n\n[model]')),
-    Case("resume_changed_direction", ("resume", "{interrupted}"), "objective.direction changed from 'max' to 'min'",
+    Case("resume_wrong_direction", ("resume", "{interrupted}"), "'min' would search for the worst models",
          setup=edit_config("interrupted", '[model]', '[objective]\ndirection = "min"\n\n[model]')),
     Case("resume_changed_range", ("resume", "{interrupted}"), "space: num_layers.max changed from 2 to 3",
          setup=edit_config("interrupted", "max = 2", "max = 3")),
