@@ -325,3 +325,20 @@ def test_bad_input_rejected(case: Case, workspace: Path, capsys: pytest.CaptureF
     assert re.search(case.expected, lines[0]), lines[0]
     assert snapshot(workspace / "runs") == before
     assert sorted(os.listdir(workspace)) == top_level
+
+
+def test_locked_resume_refused_before_data_loads(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tunescope.core.data
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data set was loaded before the lock was checked")
+
+    monkeypatch.setattr(tunescope.core.data, "load_dataset", no_loading)
+    held = hold_run_lock(workspace)
+    status, stderr = run_in_process(["resume", str(workspace / "runs" / "interrupted")], capsys)
+    held.close()
+
+    assert status == 2
+    assert "another tunescope process" in stderr

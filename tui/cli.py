@@ -255,8 +255,15 @@ def _run(config_path: Path, headless: bool, out: Path | None) -> int:
 def _resume(run_dir_path: Path, extend: int) -> int:
     from tunescope.core.resume import plan_resume
 
+    from tunescope.core.store import RunLock
+
     # Everything about the run is checked before anything is written.
     plan = plan_resume(run_dir_path, extend)
+    # Refuse a run that another process is executing before spending seconds
+    # on the data; the lock is taken again, for good, once the data is loaded.
+    probe = RunLock(plan.run_dir)
+    probe.acquire()
+    probe.release()
     return _run_headless(plan.experiment, None, plan)
 
 
