@@ -259,6 +259,9 @@ async def test_attach_without_lock_says_ended(tmp_path: Path, quick_owner_checks
         screen = app.screen
         await settle(pilot, lambda: screen.query_one("#run-state").display)
         assert run_state_text(screen).startswith("the process running this study has ended without finishing;")
+        statuses = [record.status for record in screen.query_one(TrialTable).records.values()]
+        assert "interrupted" in statuses
+        assert "running" not in statuses
 
 
 @run_async
@@ -274,3 +277,5 @@ async def test_attach_clears_ended_when_resumed(tmp_path: Path, quick_owner_chec
         with RunLock(run_dir):
             await settle(pilot, lambda: not screen.query_one("#run-state").display)
             assert run_owner(run_dir).alive is True
+            statuses = [record.status for record in screen.query_one(TrialTable).records.values()]
+            assert "interrupted" not in statuses

@@ -20,7 +20,7 @@ from tunescope.core.space import HyperParameter, SearchSpace
 from tunescope.tui.widgets.heat_map import draw_grid, level_of, pairs_of
 from tunescope.tui.widgets.log_pane import follow_log_file, level_of_line
 from tunescope.tui.widgets.trial_detail import detail_text
-from tunescope.tui.widgets.trial_table import FIELDS, TrialRecord, TrialTable, hyperparameter_text, lay_out
+from tunescope.tui.widgets.trial_table import FIELDS, INTERRUPTED, TrialRecord, TrialTable, hyperparameter_text, lay_out
 from tunescope.tui.widgets.tuner_progress import TunerProgress, TunerState, seconds_left
 
 # 2023-11-14 22:13:20 UTC.
@@ -312,3 +312,10 @@ def test_progress_owner_ended_stops_estimates() -> None:
     progress.set_owner_ended(False)
     progress.show_changes()
     assert "left ~" in progress_text(progress)[0]
+
+
+def test_detail_names_halted_trial() -> None:
+    record = TrialRecord(tuner="random", trial_id="02", number=3, hyperparameters={}, arrival=2, epochs=6)
+    record.status = INTERRUPTED
+
+    assert "halted: its process ended" in detail_text(record, "val_accuracy").plain

@@ -327,6 +327,7 @@ class RunScreen(Screen[None]):
         owner = message.owner
         ended = owner.alive is False
         self.query_one(TunerProgress).set_owner_ended(ended)
+        self.query_one(TrialTable).set_process_ended(ended)
         if not ended:
             self._show_run_state("")
             return

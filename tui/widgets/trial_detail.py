@@ -9,7 +9,7 @@ from tunescope.core.events import FAILED
 from tunescope.core.explain.ascii import format_number
 
 from ._styles import sibling_css
-from .trial_table import RUNNING, TrialRecord, hyperparameter_text
+from .trial_table import INTERRUPTED, RUNNING, TrialRecord, hyperparameter_text
 
 PROMPT = "Highlight a trial to see its details."
 
@@ -40,6 +40,8 @@ def detail_text(record: TrialRecord, metric: str) -> Text:
 
 
 def _state(record: TrialRecord, metric: str) -> str:
+    if record.status == INTERRUPTED:
+        return "halted: its process ended during this trial, and `tunescope resume` runs it again"
     if record.status != RUNNING:
         return record.status
     if record.current_epoch == 0:

@@ -24,6 +24,8 @@ from tunescope.core.explain.ascii import format_value
 from ._styles import sibling_css
 
 RUNNING = "running"
+# A running trial whose process ended: `tunescope resume` runs it again.
+INTERRUPTED = "interrupted"
 
 # Status marks: the word carries the status, the mark and colour repeat it.
 _STATUS_MARKS = {
@@ -31,9 +33,10 @@ _STATUS_MARKS = {
     COMPLETED: ("✓", "+"),
     FAILED: ("✗", "x"),
     CANCELLED: ("–", "-"),
+    INTERRUPTED: ("!", "!"),
 }
-_STATUS_STYLES = {RUNNING: "bold cyan", COMPLETED: "green", FAILED: "bold red", CANCELLED: "yellow"}
-_STATUS_WORDS = {RUNNING: "running", COMPLETED: "done", FAILED: "FAILED", CANCELLED: "cancelled"}
+_STATUS_STYLES = {RUNNING: "bold cyan", COMPLETED: "green", FAILED: "bold red", CANCELLED: "yellow", INTERRUPTED: "bold yellow"}
+_STATUS_WORDS = {RUNNING: "running", COMPLETED: "done", FAILED: "FAILED", CANCELLED: "cancelled", INTERRUPTED: "halted"}
 
 SORT_ORDERS = ("arrival", "objective", "tuner", "fit time")
 
@@ -236,6 +239,14 @@ class TrialTable(DataTable[Any]):
         self._pending_changes.add(record.key)
         self._update_best(record)
         return record
+
+    def set_process_ended(self, ended: bool) -> None:
+        """Mark running trials interrupted while the study's process is gone, and running again once it is back."""
+        before, after = (RUNNING, INTERRUPTED) if ended else (INTERRUPTED, RUNNING)
+        for record in self.records.values():
+            if record.status == before:
+                record.status = after
+                self._pending_changes.add(record.key)
 
     # -- drawing ---------------------------------------------------------------
 
