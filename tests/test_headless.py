@@ -582,3 +582,26 @@ def test_headless_run_log_ends_with_reports(tmp_path: Path) -> None:
     assert [e["epoch"] for e in events if e["event"] == "epoch_started"] == [1, 2]
     assert [e["epoch"] for e in events if e["event"] == "epoch_ended"] == [1, 2]
     assert all(e["epochs"] == 2 for e in events if e["event"].startswith("epoch_"))
+
+
+def test_replay_counts_earlier_trials_silently(utc):
+    stream = io.StringIO()
+    view = HeadlessView(stream=stream)
+
+    view.replay(short_study())
+
+    assert stream.getvalue() == ""
+    assert view._state.tuners["random"].done == {"02", "03"}
+    assert view._state.tuners["aisara"].done == {"1_1"}
+    assert view._state.finished is False
+
+
+def test_resumed_tuner_no_longer_shows_old_end(utc):
+    view = HeadlessView(stream=io.StringIO())
+    view.replay(short_study())
+
+    view(TunerStarted(tuner="random", tuner_type="random", max_trials=8, epochs=2, time=T0 + 20))
+
+    assert view._state.tuners["random"].search_seconds is None
+    assert view._state.tuners["random"].status == ""
+    assert view._state.tuners["random"].done == {"02", "03"}

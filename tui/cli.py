@@ -301,6 +301,8 @@ def _run_headless(experiment, out: Path | None, plan=None) -> int:  # type: igno
                 plan = plan_resume(run_dir.path, plan.extend)
                 experiment = plan.experiment
             logger.info("run directory: %s", run_dir.path)
+            if plan is not None:
+                view.replay(read_journal(run_dir.journal))
             journal = Journal(run_dir.journal)
             study = Study(experiment, run_dir, sinks=[journal, view], dataset=dataset, resume=plan)
             view.start()

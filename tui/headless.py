@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -181,6 +181,18 @@ class HeadlessView:
             line = _plain_line(self._state, event)
             if line is not None:
                 self._stream.write_line(line)
+
+    def replay(self, events: Iterable[Event]) -> None:
+        """Take in the journal of earlier processes of a resumed run, writing nothing.
+
+        The live table and progress then count the trials those processes
+        finished. An earlier `StudyFinished` (a stop) is left out, since the
+        study goes on.
+        """
+        with self._lock:
+            for event in events:
+                if not isinstance(event, StudyFinished):
+                    self._state.apply(event)
 
     # -- output after the study ------------------------------------------------
 
@@ -450,6 +462,9 @@ class _SearchState:
             tuner = self.tuner(event.tuner)
             tuner.max_trials = event.max_trials
             tuner.started = event.time
+            # A resumed tuner runs again after the end an earlier process recorded.
+            tuner.search_seconds = None
+            tuner.status = ""
         elif isinstance(event, TrialStarted):
             self._trial_started(event)
         elif isinstance(event, EpochEnded):
