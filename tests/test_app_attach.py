@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_engine import FakeStudy, run_async, scripted_events, settle, small_experiment
+from fake_engine import SMALL_STUDY, FakeStudy, run_async, scripted_events, settle, small_experiment
 from rich.color import Color
 
 from tunescope.core.events import StudyFinished, StudyStarted
@@ -279,3 +279,18 @@ async def test_attach_clears_ended_when_resumed(tmp_path: Path, quick_owner_chec
             assert run_owner(run_dir).alive is True
             statuses = [record.status for record in screen.query_one(TrialTable).records.values()]
             assert "interrupted" not in statuses
+
+
+@run_async
+async def test_attach_knows_budgets_of_waiting_tuners(tmp_path: Path, quick_owner_checks: None) -> None:
+    run_dir = RunDir(tmp_path)
+    run_dir.config.write_text(SMALL_STUDY, encoding="utf-8")
+    unfinished_journal(run_dir)
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        await settle(pilot, lambda: len(screen.query_one(TunerProgress).tuners) > 1)
+        screen.show_changes()
+
+        assert "/?" not in progress_rows(screen)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tunescope.core.config import Experiment, Objective
+from tunescope.core.config import Experiment, Objective, parse_experiment
 from tunescope.core.errors import TunescopeError
 from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
 from tunescope.core.space import SearchSpace
@@ -261,12 +262,22 @@ class RunScreen(Screen[None]):
             self._show_device(event.device)
         space = SearchSpace.from_dicts(event.space)
         objective = Objective(event.objective, event.direction)
-        budgets = {tuner.name: tuner.max_trials for tuner in self.experiment.tuners} if self.experiment else None
+        experiment = self.experiment or self._attached_experiment(event.config_dir)
+        budgets = {tuner.name: tuner.max_trials for tuner in experiment.tuners} if experiment else None
         self.query_one(TunerProgress).start_study(list(event.tuners), event.objective, event.direction, budgets)
         self.query_one(TrialTable).set_objective(event.objective, event.direction)
         self.query_one(TrialDetail).metric = event.objective
         self.query_one(HeatMap).configure(space, objective)
         self.query_one(BoundsPanel).set_log_scale({p.name: p.is_log for p in space})
+
+    def _attached_experiment(self, config_dir: str) -> Experiment | None:
+        """Read the attached run's copy of its experiment, for the budgets of tuners that have not started yet."""
+        try:
+            text = self.run_dir.config.read_text(encoding="utf-8")
+            return parse_experiment(text, source=str(self.run_dir.config), base_dir=Path(config_dir or self.run_dir.path))
+        except (OSError, UnicodeDecodeError, TunescopeError) as error:
+            logger.debug("budgets of tuners not started yet are unknown: %s", error)
+            return None
 
     def on_tuner_began(self, message: TunerBegan) -> None:
         self._record(message.event)
