@@ -72,7 +72,8 @@ _MAX_ROWS = 500
 # Columns between two cells of the trial table: the right padding of a cell
 # and the divider of rich.box.SIMPLE_HEAD, a space.
 _COLUMN_GAP = 2
-_MIN_STATUS_WIDTH = 9
+# "cancelled" and an ellipsis when a reason follows it, so the word stays whole.
+_MIN_STATUS_WIDTH = 10
 _MIN_HYPERPARAMETER_WIDTH = 8
 
 _STATUS_STYLES = {COMPLETED: "green", FAILED: "red", CANCELLED: "yellow", "running": "cyan"}
