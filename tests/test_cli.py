@@ -95,7 +95,9 @@ def test_headless_run_in_pipe_prints_plain_lines(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_after_current_epoch(tmp_path: Path) -> None:
     config = tmp_path / "tiny.toml"
-    config.write_text(tiny_experiment(epochs=4, max_trials=3))
+    # Epochs of tiny models take a fraction of a second, so a trial of few
+    # epochs could end before the signal arrives; 40 keep it mid-trial.
+    config.write_text(tiny_experiment(epochs=40, max_trials=3))
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "tunescope.tui.cli", "run", str(config), "--no-tui", "--out", str(run_dir)],
