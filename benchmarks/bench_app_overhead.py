@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 from _machine import describe_machine
+from _spaces import SPACES
 
 from tunescope.core.events import StudyFinished, TunerFinished
 from tunescope.core.store import read_journal
@@ -65,29 +66,13 @@ def write_config(folder: Path, trials: int, epochs: int, output: Path) -> Path:
         max_trials = {trials}
         epochs = {epochs}
         batch_size = 32
-        [[space]]
-        name = "num_layers"
-        type = "int"
-        min = 1
-        max = 4
-        [[space]]
-        name = "nodes_dense"
-        type = "int"
-        min = 16
-        max = 128
-        step = 16
-        [[space]]
-        name = "learning_rate"
-        type = "log"
-        min = 1e-4
-        max = 1e-2
         [[tuners]]
         type = "random"
         [[tuners]]
         type = "bayesian"
         num_initial_points = 3
         """
-    )
+    ) + textwrap.dedent(SPACES["dnn"])
     path = folder / "app-overhead.toml"
     path.write_text(text, encoding="utf-8")
     return path

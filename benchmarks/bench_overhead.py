@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _machine import describe_machine
+from _spaces import SPACES
 
 from tunescope.core.config import Experiment, parse_experiment
 from tunescope.core.data import Dataset, load_dataset
@@ -67,44 +68,6 @@ from tunescope.core.events import COMPLETED, Event, TrialFinished, TunerStarted
 from tunescope.core.store import Journal, create_run_dir, read_journal
 from tunescope.core.study import Study, import_tensorflow
 
-SPACES = {
-    "dnn": """
-        [[space]]
-        name = "num_layers"
-        type = "int"
-        min = 1
-        max = 4
-        [[space]]
-        name = "nodes_dense"
-        type = "int"
-        min = 16
-        max = 128
-        step = 16
-        [[space]]
-        name = "learning_rate"
-        type = "log"
-        min = 1e-4
-        max = 1e-2
-    """,
-    "cnn": """
-        [[space]]
-        name = "conv_blocks"
-        type = "int"
-        min = 1
-        max = 3
-        [[space]]
-        name = "filters"
-        type = "int"
-        min = 8
-        max = 32
-        step = 8
-        [[space]]
-        name = "learning_rate"
-        type = "log"
-        min = 1e-4
-        max = 1e-2
-    """,
-}
 
 
 def build_experiment(

@@ -22,7 +22,7 @@ over `--repeats` runs after one unmeasured run:
   (Linux only; elsewhere it is left out), and includes Textual's threads.
 
 Both children also report which of TensorFlow, Keras, Keras Tuner, pandas,
-scikit-learn, SciPy and NumPy they imported; the app child reports it after
+scikit-learn, SciPy and NumPy they imported. The app child reports it after
 it has been closed with ctrl+q. None of them should be imported before a
 study starts. NumPy alone took about 0.1 s of CPU of the app's start-up on
 a 2-core AMD EPYC. The goal is at most 0.5 s each.

@@ -95,8 +95,8 @@ class TrainingConfig:
     Both are meant for GPUs. Mixed precision is off by default. `jit_compile`
     is True, False or "auto" (the default), which leaves the choice to Keras:
     XLA on a machine with a GPU when every layer supports it, and off on a
-    CPU-only machine, where compiling each trial's new model costs more than
-    it saves.
+    CPU-only machine. There, compiling each trial's new model costs more
+    than it saves.
     """
 
     mixed_precision: bool = False

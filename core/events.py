@@ -26,7 +26,7 @@ CANCELLED = "cancelled"
 FINISHED = "finished"
 STOPPED = "stopped"
 
-# The reason of a stop that nobody gave another reason for.
+# The reason of a stop requested without a reason of its own.
 USER_CANCELLED = "cancelled by the user"
 
 

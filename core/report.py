@@ -516,7 +516,7 @@ def explain_report(report: StudyReport) -> dict[str, TunerExplanation]:
     """Compute the explainability pictures of each tuner that started, by tuner name.
 
     Returns an empty mapping when the journal lacks the study's start, which
-    holds the search space. Fitting importance imports scikit-learn, so this
+    contains the search space. Fitting importance imports scikit-learn, so this
     takes about a second the first time.
     """
     study = report.study

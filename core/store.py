@@ -315,7 +315,7 @@ class RunOwner:
 
 
 def run_owner(run_dir: RunDir) -> RunOwner:
-    """Tell whether a process holds the lock of `run_dir`, without taking it for more than an instant.
+    """Report whether a process has the lock of `run_dir`, taking it for an instant at most.
 
     The lock is tried with a shared, non-blocking `flock` that is released
     at once. While another process holds it, the try fails, so the result

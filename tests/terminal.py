@@ -75,14 +75,14 @@ class PseudoTerminal:
         """Type `data` into the terminal."""
         os.write(self.primary, data)
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll `condition` until it holds; fail naming `what` after `timeout` seconds or when the child exits."""
+    def wait_for(self, condition: Callable[[], bool], timeout: float, description: str) -> None:
+        """Poll `condition` until it is true; fail naming `description` after `timeout` seconds or when the child exits."""
         deadline = time.monotonic() + timeout
         while not condition():
             if self.process.poll() is not None:
-                raise AssertionError(f"the process exited with status {self.process.returncode} before {what}")
+                raise AssertionError(f"the process exited with status {self.process.returncode} before {description}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {description}")
             time.sleep(0.2)
 
     def hang_up(self) -> None:

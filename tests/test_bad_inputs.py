@@ -336,9 +336,9 @@ def test_locked_resume_refused_before_data_loads(
         raise AssertionError("the data set was loaded before the lock was checked")
 
     monkeypatch.setattr(tunescope.core.data, "load_dataset", no_loading)
-    held = hold_run_lock(workspace)
+    lock_file = hold_run_lock(workspace)
     status, stderr = run_in_process(["resume", str(workspace / "runs" / "interrupted")], capsys)
-    held.close()
+    lock_file.close()
 
     assert status == 2
     assert "another tunescope process" in stderr

@@ -259,8 +259,8 @@ def _resume(run_dir_path: Path, extend: int) -> int:
 
     # Everything about the run is checked before anything is written.
     plan = plan_resume(run_dir_path, extend)
-    # Refuse a run that another process is executing before spending seconds
-    # on the data; the lock is taken again, for good, once the data is loaded.
+    # Reject a run that another process is executing before loading the data,
+    # which takes seconds. The lock is taken again, for good, after loading.
     probe = RunLock(plan.run_dir)
     probe.acquire()
     probe.release()

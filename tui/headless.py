@@ -780,7 +780,7 @@ def _comparison_table(rows: list[tuple[str, dict[str, str]]], names: list[str]) 
 
 
 def _styled_cell(measure: str, text: str) -> Text:
-    # Any tuner status but "finished" (stopped, failed, not started) asks for a look.
+    # Every tuner status other than "finished" (stopped, failed, not started) needs attention.
     if measure == "status" and text not in ("", "finished"):
         return Text(text, style="yellow")
     if text == "no completed trial":

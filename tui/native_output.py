@@ -116,9 +116,9 @@ def native_output_to_log(on_terminal_lost: Callable[[], None] | None = None) -> 
     os.dup2(write_end, 1)
     os.dup2(write_end, 2)
     os.close(write_end)
-    # Textual's Linux driver writes the screen to sys.__stderr__ and reads
-    # the terminal's size with shutil.get_terminal_size(), which asks
-    # sys.__stdout__; on the pipe that would stay 80x24 after every resize.
+    # Textual's Linux driver writes the screen to sys.__stderr__ and reads the
+    # terminal's size with shutil.get_terminal_size(), which queries
+    # sys.__stdout__. On the pipe that size would stay 80x24 after a resize.
     original_stdout = sys.__stdout__
     sys.__stderr__ = screen  # type: ignore[assignment]
     sys.__stdout__ = screen  # type: ignore[assignment]
