@@ -19,6 +19,7 @@ from tunescope.tui.app import TunescopeApp
 from tunescope.tui.messages import EpochBegan, EpochCompleted, TrialLanded
 from tunescope.tui.screens.confirm import ConfirmDialog
 from tunescope.tui.screens.results import ResultsScreen
+from tunescope.tui.screens import run as run_screen
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.settings import AppSettings
 from tunescope.tui.study_handle import HEADLESS_LOG_NAME, StudyHandle, finish_after_exit
@@ -118,7 +119,7 @@ async def test_sort_orders_by_objective(tmp_path: Path) -> None:
         await pilot.press("s")
         await pilot.pause()
         assert table.sort_order == "objective"
-        objectives = [table.records[str(key.value)].objective for key in (row.key for row in table.ordered_rows)]
+        objectives = [table.records[key].objective for key in table.ordered_keys]
         completed = [value for value in objectives if value is not None]
         assert completed == sorted(completed, reverse=True)
         assert objectives[-1] is None
@@ -272,6 +273,8 @@ async def test_epoch_flood_collapses(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 @run_async
 async def test_table_draws_on_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the test's own calls redraw.
+    monkeypatch.setattr(run_screen, "REFRESH_SECONDS", 3600.0)
     studies: list[FakeStudy] = []
     screen = live_screen(tmp_path, studies, pause_in_trial=1)
     async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
@@ -280,8 +283,8 @@ async def test_table_draws_on_refresh(tmp_path: Path, monkeypatch: pytest.Monkey
         await settle(pilot, lambda: "random/01" in table.records and table.records["random/01"].epoch == 1)
         screen.show_changes()
         updates: list[str] = []
-        original = table.update_cell
-        monkeypatch.setattr(table, "update_cell", lambda row, column, value, **kw: updates.append(row) or original(row, column, value, **kw))
+        original = table._redraw_row
+        monkeypatch.setattr(table, "_redraw_row", lambda key: updates.append(key) or original(key))
 
         screen.post_message(EpochCompleted(EpochEnded("random", "01", 2, 2, {"val_accuracy": 0.5})))
         await pilot.pause()

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tunescope.core.config import Experiment, Objective, parse_experiment
@@ -136,8 +136,9 @@ class RunScreen(Screen[None]):
         self.query_one(TrialTable).focus()
         self.set_interval(REFRESH_SECONDS, self.show_changes)
         if self.handle is not None:
-            self.settings.study = self.handle
-            self.run_study()
+            # Drawing the screen the first time takes the app's thread for a
+            # tenth of a second, which would slow the first trial down.
+            self.call_after_refresh(self._start_study)
         else:
             self.follow_journal()
             self.follow_log(self.query_one(LogPane))
@@ -153,6 +154,12 @@ class RunScreen(Screen[None]):
             self.query_one(TrialDetail).show(record)
 
     # -- workers ---------------------------------------------------------------
+
+    def _start_study(self) -> None:
+        assert self.handle is not None
+        # Quitting waits for the study named here, so it is named only once its worker starts.
+        self.settings.study = self.handle
+        self.run_study()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
     def run_study(self) -> None:
@@ -354,9 +361,8 @@ class RunScreen(Screen[None]):
 
     # -- trial detail ----------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.query_one(TrialTable):
-            self.query_one(TrialDetail).show(self.query_one(TrialTable).highlighted_record)
+    def on_trial_table_row_highlighted(self, event: TrialTable.RowHighlighted) -> None:
+        self.query_one(TrialDetail).show(event.table.highlighted_record)
 
     # -- actions ---------------------------------------------------------------
 

@@ -2,11 +2,9 @@
 
 The table keeps its records up to date as events arrive but draws them only
 when `show_changes` is called, so a study that sends many events a second
-costs one repaint per call. Each row is one DataTable cell that lays the
-trial's fields out in fixed-width columns, because a DataTable renders every
-visible cell again after any update, and one Rich render per row is cheaper
-than seven. Fixed widths also keep the table from changing size with its
-content, which would make Textual lay the whole screen out again.
+costs one repaint per call, of the rows that changed. Each row lays the
+trial's fields out in fixed-width columns, so the table never changes width
+with its content, which would make Textual lay the whole screen out again.
 """
 
 from __future__ import annotations
@@ -16,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tunescope.core.events import CANCELLED, COMPLETED, FAILED, EpochEnded, EpochStarted, TrialFinished, TrialStarted
 from tunescope.core.explain.ascii import format_value
@@ -48,7 +51,6 @@ _WIDTHS = {"tuner": 10, "number": 3, "status": 11, "objective": 9, "epochs": 6, 
 _LABELS = {"tuner": "tuner", "number": "#", "status": "status", "epochs": "epochs", "seconds": "fit s", "hyperparameters": "hyperparameters"}
 _RIGHT_ALIGNED = frozenset({"number", "objective", "epochs", "seconds"})
 _GAP = "  "
-_COLUMN_KEY = "trial"
 
 
 @dataclass
@@ -121,57 +123,92 @@ def lay_out(fields: dict[str, Text], widths: dict[str, int]) -> Text:
     return line
 
 
-class TrialTable(DataTable[Any]):
-    """Trials of every tuner as they start, progress and land.
+class TrialTable(ScrollView, can_focus=True):
+    """Trials of every tuner as they start, progress and land, a line each under a fixed header.
 
     Failed rows read FAILED with a mark (and red where colours show), and
     the best completed trial of each tuner has its objective starred.
     `action_cycle_sort` cycles the sort order through arrival, objective
-    (best first), tuner and fit time.
+    (best first), tuner and fit time. Moving the cursor posts
+    `RowHighlighted`.
+
+    It draws through Textual's line API from a cache of rendered rows, so a
+    redraw renders only the rows whose text changed and the two lines that
+    the cursor left and entered.
     """
 
     DEFAULT_CSS = sibling_css(__file__)
+    COMPONENT_CLASSES = {"trial-table--header", "trial-table--cursor", "trial-table--even-row"}
+    BINDINGS = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
+
+    class RowHighlighted(Message):
+        """The cursor moved to the row of the trial `key`."""
+
+        def __init__(self, table: TrialTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> TrialTable:
+            return self.table
 
     def __init__(self, metric: str = "objective", direction: str = "max", ascii_only: bool = False, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         self.metric = metric
         self.direction = direction
         self.ascii_only = ascii_only
         self.records: dict[str, TrialRecord] = {}
         self.sort_order = SORT_ORDERS[0]
+        self.cursor_row = 0
         self._best: dict[str, str] = {}
         self._pending_rows: list[str] = []
         self._pending_changes: set[str] = set()
         self._widths = dict(_WIDTHS)
         self._displayed: dict[str, _TrialRow] = {}
+        # Row keys in the order shown, and each key's position in it.
+        self._order: list[str] = []
+        self._position: dict[str, int] = {}
+        # Each shown row and the header rendered once, without the cursor's or stripes' style.
+        self._strips: dict[str, Strip] = {}
+        self._header_strip: Strip | None = None
 
     def on_mount(self) -> None:
-        self._add_column()
+        self._update_virtual_size()
 
     def _header(self) -> Text:
         return lay_out({name: Text(self.metric if name == "objective" else _LABELS[name]) for name in FIELDS}, self._widths)
-
-    def _add_column(self) -> None:
-        width = sum(self._widths.values()) + len(_GAP) * (len(FIELDS) - 1)
-        self.add_column(self._header(), key=_COLUMN_KEY, width=width)
 
     def set_objective(self, metric: str, direction: str) -> None:
         """Name the objective field after the study's metric, widening it while the table is empty."""
         self.metric = metric
         self.direction = direction
-        if not self.row_count and not self._pending_rows:
+        if not self._order and not self._pending_rows:
             self._widths["objective"] = max(_WIDTHS["objective"], len(metric) + 1)
-            self.clear(columns=True)
-            self._add_column()
-            return
-        column = self.columns.get(_COLUMN_KEY)  # type: ignore[call-overload]
-        if column is not None:
-            column.label = self._header()
-            self.refresh()
+            self._update_virtual_size()
+        self._header_strip = None
+        self.refresh()
 
     def displayed_field(self, key: str, name: str) -> str:
         """Return the text of field `name` in row `key` as the table shows it now, before cropping."""
         return self._displayed[key].fields[name]
+
+    @property
+    def row_count(self) -> int:
+        """The number of rows shown."""
+        return len(self._order)
+
+    @property
+    def ordered_keys(self) -> list[str]:
+        """The keys of the rows shown, top to bottom."""
+        return list(self._order)
 
     # -- events --------------------------------------------------------------
     # These update the records only, and `show_changes` draws them.
@@ -254,32 +291,95 @@ class TrialTable(DataTable[Any]):
         """Draw the records changed since the last call and return the keys of their rows.
 
         New rows are appended, and only the rows whose text changed are
-        updated. The cursor follows new trials while it is on the newest
+        drawn again. The cursor follows new trials while it is on the newest
         row, so the detail panel shows the running trial until the person
         moves the cursor.
         """
         if not self._pending_rows and not self._pending_changes:
             return set()
         changed = set(self._pending_changes) | set(self._pending_rows)
-        follow = bool(self._pending_rows) and self.sort_order == "arrival" and (self.row_count == 0 or self.cursor_row == self.row_count - 1)
+        follow = bool(self._pending_rows) and self.sort_order == "arrival" and (not self._order or self.cursor_row == len(self._order) - 1)
 
         for key in self._pending_rows:
-            row = self._row(self.records[key])
-            self._displayed[key] = row
-            self.add_row(row, key=key)
+            self._displayed[key] = self._row(self.records[key])
+            self._position[key] = len(self._order)
+            self._order.append(key)
         for key in self._pending_changes - set(self._pending_rows):
             row = self._row(self.records[key])
             if row.text != self._displayed[key].text:
                 self._displayed[key] = row
-                self.update_cell(key, _COLUMN_KEY, row)
+                self._redraw_row(key)
+        new_rows = bool(self._pending_rows)
         self._pending_rows.clear()
         self._pending_changes.clear()
 
+        if new_rows:
+            self._update_virtual_size()
         if self.sort_order != "arrival":
             self._resort()
         if follow:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+            self.move_cursor(row=len(self._order) - 1)
+            # The scroll range takes in the new rows only once the screen has been laid out.
+            self.call_after_refresh(self._scroll_to_cursor)
         return changed
+
+    def _redraw_row(self, key: str) -> None:
+        """Render row `key` again from its displayed text, and repaint its line if it is in view."""
+        self._strips.pop(key, None)
+        self._refresh_row(self._position[key])
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - round(self.scroll_offset.y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def _update_virtual_size(self) -> None:
+        width = 1 + sum(self._widths.values()) + len(_GAP) * (len(FIELDS) - 1)
+        # A new virtual size makes Textual lay the whole screen out again, so
+        # the table counts as full height until its rows overflow it.
+        height = max(len(self._order) + 1, self.size.height)
+        if self.virtual_size != (width, height):
+            self.virtual_size = Size(width, height)
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
+        self._scroll_to_cursor()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        base = self.rich_style
+        if y == 0:
+            if self._header_strip is None:
+                self._header_strip = self._render_text(self._header())
+            style = base + self.get_component_rich_style("trial-table--header")
+            return self._header_strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+        index = scroll_y + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, base)
+        key = self._order[index]
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._render_text(self._displayed[key].text)
+        style = base
+        if index == self.cursor_row:
+            style = base + self.get_component_rich_style("trial-table--cursor")
+        elif index % 2:
+            style = base + self.get_component_rich_style("trial-table--even-row")
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
+
+    def _render_text(self, text: Text) -> Strip:
+        # One blank cell before the text, inside the row's background, as a margin.
+        line = Text(" ", end="")
+        line.append_text(text)
+        return Strip(list(line.render(self.app.console)), line.cell_len)
+
+    def notify_style_update(self) -> None:
+        # Rows are rendered with the styles of their own text only, but a new
+        # theme can change how those resolve.
+        super().notify_style_update()
+        self._strips.clear()
+        self._header_strip = None
 
     # -- cells -----------------------------------------------------------------
 
@@ -323,15 +423,63 @@ class TrialTable(DataTable[Any]):
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
 
-    # -- selection and sorting ----------------------------------------------
+    # -- cursor and sorting ----------------------------------------------------
 
     @property
     def highlighted_record(self) -> TrialRecord | None:
         """The record of the row under the cursor, if any."""
-        if not self.row_count:
+        if not self._order:
             return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return self.records.get(str(key.value))
+        return self.records.get(self._order[self.cursor_row])
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on row `row` (clamped to the rows shown), scroll it into view and post `RowHighlighted`."""
+        if not self._order:
+            return
+        row = min(max(row, 0), len(self._order) - 1)
+        previous = self.cursor_row
+        self.cursor_row = row
+        self._scroll_to_cursor()
+        if row != previous:
+            self._refresh_row(previous)
+        self._refresh_row(row)
+        self.post_message(self.RowHighlighted(self, self._order[row]))
+
+    def _scroll_to_cursor(self) -> None:
+        rows_in_view = max(self.size.height - 1, 1)
+        top = round(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + rows_in_view:
+            self.scroll_to(y=self.cursor_row - rows_in_view + 1, animate=False)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - max(self.size.height - 2, 1))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + max(self.size.height - 2, 1))
+
+    def action_first_row(self) -> None:
+        self.move_cursor(0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_cursor(round(self.scroll_offset.y) + event.y - 1)
+
+    def on_focus(self) -> None:
+        self._refresh_row(self.cursor_row)
+
+    def on_blur(self) -> None:
+        self._refresh_row(self.cursor_row)
 
     def action_cycle_sort(self) -> None:
         position = SORT_ORDERS.index(self.sort_order)
@@ -341,7 +489,14 @@ class TrialTable(DataTable[Any]):
         self.notify(f"trials sorted by {self.sort_order}", timeout=2)
 
     def _resort(self) -> None:
-        self.sort(_COLUMN_KEY, key=lambda cell: self._sort_key(self.records[cell.key]))
+        """Order the rows by the sort order, keeping the cursor on its trial."""
+        current = self._order[self.cursor_row] if self._order else None
+        self._order.sort(key=lambda key: self._sort_key(self.records[key]))
+        self._position = {key: index for index, key in enumerate(self._order)}
+        if current is not None:
+            self.cursor_row = self._position[current]
+            self._scroll_to_cursor()
+        self.refresh()
 
     def _sort_key(self, record: TrialRecord) -> tuple[Any, ...]:
         if self.sort_order == "objective":
