@@ -345,6 +345,42 @@ async def test_quit_asks_while_running(tmp_path: Path, monkeypatch: pytest.Monke
     assert settings.study.finished.wait(timeout=10)
 
 
+@run_async
+async def test_quit_after_end_does_not_ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the journaled end and the written reports, quitting closes the app and leaves the reports to finish."""
+    monkeypatch.chdir(tmp_path)
+    reports_may_finish = threading.Event()
+    original = run_screen._write_reports
+
+    def slow_reports(run_dir: RunDir) -> None:
+        reports_may_finish.wait(timeout=10)
+        original(run_dir)
+
+    monkeypatch.setattr(run_screen, "_write_reports", slow_reports)
+    studies: list[FakeStudy] = []
+    settings = AppSettings(study_factory=fake_factory(studies), device_probe=lambda: DEVICE)
+    app = TunescopeApp(settings=settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: settings.study is not None and settings.study.ended.is_set())
+        assert settings.study is not None
+        assert settings.study.running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+    assert app.return_code == 0
+
+    handle = settings.study
+    threading.Timer(0.2, reports_may_finish.set).start()
+    stream = io.StringIO()
+    finish_after_exit(handle, keep_running=False, terminal_lost=False, stream=stream)
+    assert not handle.running
+    assert not studies[0].cancelled
+    assert stream.getvalue() == ""
+    assert (handle.run_dir.path / "summary.md").is_file()
+
+
 def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
     handle, study = paused_study_in_thread(tmp_path, pause_in_trial=3)
     stream = io.StringIO()

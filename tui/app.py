@@ -92,7 +92,8 @@ class TunescopeApp(App[int]):
 
     async def action_quit(self) -> None:
         study = self.settings.study
-        if study is None or not study.running:
+        if study is None or not study.running or study.ended.is_set():
+            # A study that has ended only writes its reports, and `run_app` waits for them.
             self.exit(EXIT_OK)
             return
 

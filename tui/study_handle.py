@@ -57,6 +57,9 @@ class StudyHandle:
 
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
+        # Set once the study has journaled its end. Its worker then writes
+        # the reports and sets `finished`.
+        self.ended = threading.Event()
         self.finished = threading.Event()
         self._lock = threading.Lock()
         self._study: StudyLike | None = None
@@ -101,6 +104,10 @@ def finish_after_exit(handle: StudyHandle, keep_running: bool, terminal_lost: bo
     lines go to the run's log file only. Native output and warnings always
     go to the log file, never to `stream`.
     """
+    if handle.ended.is_set():
+        # Only the reports are left to write, so there is nothing to stop.
+        handle.finished.wait()
+        return
     stream = stream if stream is not None else sys.stderr
     handler = _headless_handler(handle.run_dir.path, terminal_lost, stream)
     if not terminal_lost:

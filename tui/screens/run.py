@@ -198,6 +198,8 @@ class RunScreen(Screen[None]):
                 handle.finished.set()
 
     def _post_event(self, event: Event) -> None:
+        if isinstance(event, StudyFinished) and self.handle is not None:
+            self.handle.ended.set()
         self.post_message(message_for(event))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
@@ -368,7 +370,8 @@ class RunScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_study":
-            return self.handle is not None and self.handle.running and not self.handle.cancel_requested
+            handle = self.handle
+            return handle is not None and handle.running and not handle.ended.is_set() and not handle.cancel_requested
         if action == "results":
             return self.finished is not None
         if action == "back":
