@@ -381,6 +381,25 @@ async def test_quit_after_end_does_not_ask(tmp_path: Path, monkeypatch: pytest.M
     assert (handle.run_dir.path / "summary.md").is_file()
 
 
+@run_async
+async def test_quit_dialog_closes_at_study_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quit dialog about a running study goes away once the study ends, since its question no longer applies."""
+    monkeypatch.chdir(tmp_path)
+    studies: list[FakeStudy] = []
+    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=1), device_probe=lambda: DEVICE)
+    app = TunescopeApp(settings=settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        studies[0].resume.set()
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished is not None)
+        assert app.is_running
+        assert not studies[0].cancelled
+
+
 def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
     handle, study = paused_study_in_thread(tmp_path, pause_in_trial=3)
     stream = io.StringIO()

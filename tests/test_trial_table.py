@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fake_engine import run_async
 from textual.app import App, ComposeResult
-from textual.geometry import Size
+from textual.geometry import Region, Size
 
 from tunescope.core.events import COMPLETED, EpochEnded, TrialFinished, TrialStarted
 from tunescope.tui.widgets.trial_table import TrialTable
@@ -47,6 +48,11 @@ async def add_rows(pilot: Any, table: TrialTable, count: int) -> list[str]:
 
 def shown_lines(table: TrialTable) -> list[str]:
     return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+def painted_lines(table: TrialTable) -> list[str]:
+    """Return the lines as Textual paints them, from its line cache where nothing asked for a repaint."""
+    return [strip.text.rstrip() for strip in table.render_lines(Region(0, 0, table.size.width, table.size.height))]
 
 
 @run_async
@@ -176,3 +182,63 @@ async def test_virtual_height_grows_on_overflow() -> None:
         table.show_changes()
         await pilot.pause()
         assert table.virtual_size == Size(width, TABLE_HEIGHT + 2)
+
+
+@run_async
+async def test_rows_added_together_are_painted() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(TrialTable)
+        table.focus()
+        await add_rows(pilot, table, 1)
+        painted_lines(table)
+        for number in (2, 3, 4):
+            start(table, number)
+        table.show_changes()
+        await pilot.pause()
+        assert [line.split()[1] for line in painted_lines(table)[1:5]] == ["1", "2", "3", "4"]
+
+        # With the cursor moved away, a new row is painted too.
+        await pilot.press("home")
+        start(table, 5)
+        table.show_changes()
+        await pilot.pause()
+        assert painted_lines(table)[5].split()[1] == "5"
+
+
+@run_async
+async def test_click_below_rows_selects_nothing() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(TrialTable)
+        await add_rows(pilot, table, 3)
+        table.move_cursor(0)
+        await pilot.click(TrialTable, offset=(5, 6))
+        assert table.cursor_row == 0
+
+
+@run_async
+async def test_tuner_sort_keeps_study_order() -> None:
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(TrialTable)
+        for number in (1, 2):
+            start(table, number, tuner="random")
+        for number in (1, 2):
+            start(table, number, tuner="bayesian")
+        table.show_changes()
+        table.action_cycle_sort()
+        table.action_cycle_sort()
+        await pilot.pause()
+        assert table.sort_order == "tuner"
+        assert table.ordered_keys == ["random/01", "random/02", "bayesian/01", "bayesian/02"]
+
+
+@run_async
+async def test_cursor_reverse_without_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = TableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(TrialTable)
+        await add_rows(pilot, table, 2)
+        assert table.get_component_rich_style("trial-table--cursor").reverse

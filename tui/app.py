@@ -24,6 +24,7 @@ from tunescope.core.events import StudyFinished
 from tunescope.core.store import open_run_dir, read_journal
 
 from .ascii_chrome import use_ascii_chrome
+from .messages import StudyEnded
 from .screens.confirm import ConfirmDialog
 from .screens.setup import SetupScreen
 from .native_output import native_output_to_log
@@ -62,6 +63,7 @@ class TunescopeApp(App[int]):
         self.start = start
         self.out = out
         self.terminal_lost = False
+        self._quit_dialog: ConfirmDialog | None = None
         # Returns whether the terminal is still there; `run_app` sets it.
         self.terminal_check: Callable[[], bool] | None = None
         if self.settings.ascii_only:
@@ -109,7 +111,16 @@ class TunescopeApp(App[int]):
             f"A study is running in {study.run_dir.path}. Headless, it goes on in this terminal "
             "and keeps writing its journal; `tunescope attach` shows it again."
         )
-        self.push_screen(ConfirmDialog("Quit tunescope?", body, [*answers, ("Back", "back")]), answered)
+        self._quit_dialog = ConfirmDialog("Quit tunescope?", body, [*answers, ("Back", "back")])
+        self.push_screen(self._quit_dialog, answered)
+
+    def on_study_ended(self, message: StudyEnded) -> None:
+        """Close a quit dialog that asks about the study's fate, since the study has ended meanwhile."""
+        dialog = self._quit_dialog
+        self._quit_dialog = None
+        if dialog is not None and dialog.is_active:
+            dialog.dismiss(None)
+            self.notify("the study has ended; press ctrl+q to quit", title="Study ended")
 
     def hang_up(self) -> None:
         """Close the app because the terminal went away, so that the on-quit setting decides the study's end.

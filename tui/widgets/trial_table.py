@@ -169,6 +169,8 @@ class TrialTable(ScrollView, can_focus=True):
         self.sort_order = SORT_ORDERS[0]
         self.cursor_row = 0
         self._best: dict[str, str] = {}
+        # Each tuner's position in the study, from the order its first trial arrived in.
+        self._tuner_order: dict[str, int] = {}
         self._pending_rows: list[str] = []
         self._pending_changes: set[str] = set()
         self._widths = dict(_WIDTHS)
@@ -226,6 +228,7 @@ class TrialTable(ScrollView, can_focus=True):
                 round=event.round,
             )
             self.records[record.key] = record
+            self._tuner_order.setdefault(record.tuner, len(self._tuner_order))
             self._pending_rows.append(record.key)
         else:
             # A retried trial starts again on its own row.
@@ -304,6 +307,7 @@ class TrialTable(ScrollView, can_focus=True):
             self._displayed[key] = self._row(self.records[key])
             self._position[key] = len(self._order)
             self._order.append(key)
+            self._refresh_row(self._position[key])
         for key in self._pending_changes - set(self._pending_rows):
             row = self._row(self.records[key])
             if row.text != self._displayed[key].text:
@@ -472,8 +476,10 @@ class TrialTable(ScrollView, can_focus=True):
         self.move_cursor(len(self._order) - 1)
 
     def on_click(self, event: events.Click) -> None:
-        if event.y >= 1:
-            self.move_cursor(round(self.scroll_offset.y) + event.y - 1)
+        row = round(self.scroll_offset.y) + event.y - 1
+        # The header and the blank lines below the last row select nothing.
+        if event.y >= 1 and row < len(self._order):
+            self.move_cursor(row)
 
     def on_focus(self) -> None:
         self._refresh_row(self.cursor_row)
@@ -506,7 +512,7 @@ class TrialTable(ScrollView, can_focus=True):
             value = -record.objective if self.direction == "max" else record.objective
             return (0, value, record.arrival)
         if self.sort_order == "tuner":
-            return (record.tuner, record.number, record.arrival)
+            return (self._tuner_order.get(record.tuner, 0), record.number, record.arrival)
         if self.sort_order == "fit time":
             return (-(record.fit_seconds or 0.0), record.arrival)
         return (record.arrival,)
