@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tunescope.core.config import Experiment, Objective, parse_experiment
 from tunescope.core.errors import TunescopeError
-from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
+from tunescope.core.events import FAILED, FINISHED, EpochStarted, Event, StudyFinished, TrialStarted
 from tunescope.core.space import SearchSpace
 from tunescope.core.store import Journal, RunDir, RunLock, RunOwner, follow_journal, run_owner
 
@@ -98,6 +98,8 @@ class RunScreen(Screen[None]):
         self.events: list[Event] = []
         self.finished: StudyFinished | None = None
         self.device = ""
+        # Trials whose first EpochStarted was posted; used on the study's thread only.
+        self._epochs_started: set[tuple[str, str]] = set()
 
     @classmethod
     def live(
@@ -198,7 +200,21 @@ class RunScreen(Screen[None]):
                 handle.finished.set()
 
     def _post_event(self, event: Event) -> None:
-        if isinstance(event, StudyFinished) and self.handle is not None:
+        """Post `event` to this screen; called on the study's thread.
+
+        Of a trial's EpochStarted events only the first is posted, because
+        the table counts each later epoch as started when the one before it
+        ends. Every message wakes the app's thread, which then takes
+        Python's interpreter lock from the training loop.
+        """
+        if isinstance(event, TrialStarted):
+            self._epochs_started.discard((event.tuner, event.trial_id))
+        elif isinstance(event, EpochStarted):
+            trial = (event.tuner, event.trial_id)
+            if trial in self._epochs_started:
+                return
+            self._epochs_started.add(trial)
+        elif isinstance(event, StudyFinished) and self.handle is not None:
             self.handle.ended.set()
         self.post_message(message_for(event))
 

@@ -178,7 +178,15 @@ class HeatMap(Widget):
             self._stale = True
 
     def show_changes(self) -> None:
-        """Recompute and redraw the map if trials landed since the last call."""
+        """Recompute and redraw the map if trials landed since the last call and the map is on screen.
+
+        On a narrow screen the map is hidden until the person asks for it,
+        and `on_show` then catches up.
+        """
+        if self._stale and self.is_on_screen:
+            self._recompute()
+
+    def on_show(self) -> None:
         if self._stale:
             self._recompute()
 
