@@ -1,10 +1,10 @@
 """Typed Textual messages that carry the engine's events into the app.
 
-The study worker thread and the journal follower post one message per event.
-Screens handle them on Textual's own thread, so no widget is touched from a
-worker. Epoch messages of one trial replace each other in the queue, so a
-flood of epoch updates is handled once instead of hundreds of times. The run
-screen then only updates its records and redraws them on its own timer.
+The run screen queues the events of its study's thread and of the journal
+follower, and its redraw timer hands each one, wrapped in its message here,
+to the handler a posted message would reach. Other messages here are posted
+as usual. Epoch messages of one trial replace each other in a queue, so a
+flood of posted epoch updates is handled once instead of hundreds of times.
 """
 
 from __future__ import annotations

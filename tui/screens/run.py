@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,12 +19,13 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tunescope.core.config import Experiment, Objective, parse_experiment
 from tunescope.core.errors import TunescopeError
-from tunescope.core.events import FAILED, FINISHED, EpochStarted, Event, StudyFinished, TrialStarted
+from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
 from tunescope.core.space import SearchSpace
 from tunescope.core.store import Journal, RunDir, RunLock, RunOwner, follow_journal, run_owner
 
 from ..messages import (
     DeviceFound,
+    EngineMessage,
     EpochBegan,
     EpochCompleted,
     LogRecorded,
@@ -49,9 +52,10 @@ from .confirm import ConfirmDialog
 
 logger = logging.getLogger(__name__)
 
-# Seconds between redraws of the table, progress, heat map and detail panel.
-# Engine messages only update their records, because a redraw per epoch made
-# the app's thread compete with training for the CPU.
+# Seconds between redraws of the table, progress, heat map and detail panel,
+# which also handle the engine events queued since the last one. Training a
+# small model is bound by Python's interpreter lock, so each wake-up of the
+# app's thread slows it down.
 REFRESH_SECONDS = 1.0
 
 # Seconds between checks, in attach mode, that a process still runs the
@@ -64,8 +68,9 @@ class RunScreen(Screen[None]):
 
     Built with `live` it runs a study in one thread worker; built with
     `attached` it follows the journal of a study that another process runs.
-    Either way the screen receives the same messages, one per engine event,
-    and redraws what they changed every `REFRESH_SECONDS`. An attached screen
+    Either way the engine's events wait in a queue, and every
+    `REFRESH_SECONDS` the screen handles them as their messages and redraws
+    what they changed. An attached screen
     also shows the lines of the run's log file. `clock` (monotonic seconds)
     advances the time-left estimates between events, and tests pass a fixed one.
     """
@@ -98,8 +103,21 @@ class RunScreen(Screen[None]):
         self.events: list[Event] = []
         self.finished: StudyFinished | None = None
         self.device = ""
-        # Trials whose first EpochStarted was posted; used on the study's thread only.
-        self._epochs_started: set[tuple[str, str]] = set()
+        # Engine events from the study's or the journal follower's thread,
+        # handled by the redraw timer. Appending to and popping from a deque
+        # are thread-safe.
+        self._inbox: deque[Event] = deque()
+        self._handlers: dict[type[EngineMessage], Callable[[Any], None]] = {
+            StudyBegan: self.on_study_began,
+            TunerBegan: self.on_tuner_began,
+            TrialBegan: self.on_trial_began,
+            EpochBegan: self.on_epoch_began,
+            EpochCompleted: self.on_epoch_completed,
+            TrialLanded: self.on_trial_landed,
+            RoundClosed: self.on_round_closed,
+            TunerEnded: self.on_tuner_ended,
+            StudyEnded: self.on_study_ended,
+        }
 
     @classmethod
     def live(
@@ -146,7 +164,8 @@ class RunScreen(Screen[None]):
             self.follow_log(self.query_one(LogPane))
 
     def show_changes(self) -> None:
-        """Redraw the widgets whose records changed since the last call."""
+        """Handle the queued engine events and redraw the widgets whose records changed since the last call."""
+        self._take_events()
         table = self.query_one(TrialTable)
         changed = table.show_changes()
         self.query_one(TunerProgress).show_changes()
@@ -200,23 +219,22 @@ class RunScreen(Screen[None]):
                 handle.finished.set()
 
     def _post_event(self, event: Event) -> None:
-        """Post `event` to this screen; called on the study's thread.
+        """Queue `event` for the next redraw; called on the study's thread.
 
-        Of a trial's EpochStarted events only the first is posted, because
-        the table counts each later epoch as started when the one before it
-        ends. Every message wakes the app's thread, which then takes
-        Python's interpreter lock from the training loop.
+        No message is posted, because each one wakes the app's thread, which
+        then takes Python's interpreter lock from the training loop. The
+        redraw timer takes the queued events in order.
         """
-        if isinstance(event, TrialStarted):
-            self._epochs_started.discard((event.tuner, event.trial_id))
-        elif isinstance(event, EpochStarted):
-            trial = (event.tuner, event.trial_id)
-            if trial in self._epochs_started:
-                return
-            self._epochs_started.add(trial)
-        elif isinstance(event, StudyFinished) and self.handle is not None:
+        if isinstance(event, StudyFinished) and self.handle is not None:
             self.handle.ended.set()
-        self.post_message(message_for(event))
+        self._inbox.append(event)
+
+    def _take_events(self) -> None:
+        """Handle the queued engine events, oldest first, as their messages would be handled."""
+        while self._inbox:
+            event = self._inbox.popleft()
+            message = message_for(event)
+            self._handlers[type(message)](message)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
     def follow_journal(self) -> None:
@@ -244,7 +262,7 @@ class RunScreen(Screen[None]):
             return False
 
         for event in follow_journal(self.run_dir.journal, stop=at_end_of_journal):
-            self.post_message(message_for(event))
+            self._inbox.append(event)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log")
     def follow_log(self, pane: LogPane) -> None:
@@ -258,6 +276,7 @@ class RunScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "study" or not event.worker.is_finished:
             return
+        self._take_events()
         # Cancel and Setup depend on whether the study still runs.
         self.refresh_bindings()
         if event.state != WorkerState.ERROR:
@@ -340,6 +359,10 @@ class RunScreen(Screen[None]):
         self.query_one(TunerProgress).tuner_finished(message.event)
 
     def on_study_ended(self, message: StudyEnded) -> None:
+        # The app closes its quit dialog at the end. The message reaches it
+        # once, whether it was posted here or handled from the queue.
+        message.stop()
+        self.app.post_message(StudyEnded(message.event))
         event = message.event
         self._record(event)
         self.finished = event
@@ -352,12 +375,16 @@ class RunScreen(Screen[None]):
         self.refresh_bindings()
 
     def on_study_aborted(self, message: StudyAborted) -> None:
+        self._take_events()
         self.query_one(TunerProgress).study_finished()
         self.show_changes()
         self.notify(message.message, title="The study stopped", severity="error", timeout=30)
         self.refresh_bindings()
 
     def on_owner_checked(self, message: OwnerChecked) -> None:
+        # The follower reads the journal to its end before each check, so
+        # the study's end, if journaled, is in the queue.
+        self._take_events()
         if self.finished is not None:
             return
         owner = message.owner

@@ -246,9 +246,6 @@ class TrialTable(ScrollView, can_focus=True):
         record.epochs = max(event.epochs, event.epoch)
         record.current_epoch = max(record.current_epoch, event.epoch)
         if isinstance(event, EpochEnded):
-            # The next epoch starts as this one ends, so a live study sends
-            # only a trial's first EpochStarted (see `RunScreen`).
-            record.current_epoch = max(record.current_epoch, min(event.epoch + 1, record.epochs))
             record.epoch = event.epoch
             record.metrics = dict(event.metrics)
             value = event.metrics.get(self.metric)
