@@ -31,24 +31,19 @@ a 2-core AMD EPYC. The goal is at most 0.5 s each.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
-import re
 import resource
-import select
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
 from _machine import describe_machine
+from _pty import CTRL_Q, drain_until_exit, read_output, screen_text, spawn_on_terminal, terminal_environment
 
 GOAL_SECONDS = 0.5
 HEAVY_MODULES = ("tensorflow", "keras", "keras_tuner", "pandas", "sklearn", "scipy", "numpy")
@@ -75,9 +70,7 @@ with open(sys.argv[1], "w") as report:
 """ % (HEAVY_MODULES,)
 
 # The setup screen's status line with the default form, and its footer.
-_FIRST_SCREEN_MARKERS = (b"ready:", b"Quit")
-_ESCAPE_SEQUENCE = re.compile(rb"\x1b(?:\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[=>])")
-_CTRL_Q = b"\x11"
+_FIRST_SCREEN_MARKERS = ("ready:", "Quit")
 _TIMEOUT_SECONDS = 60.0
 
 
@@ -99,32 +92,26 @@ def heavy_after_help() -> list[str]:
 
 def time_first_screen() -> tuple[float, float | None, list[str]]:
     """Open the app in an 80x24 pseudo-terminal; return wall and CPU seconds to its first screen, and its heavy modules."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-    for name in ("NO_COLOR", "TEXTUAL_COLOR_SYSTEM"):
-        env.pop(name, None)
+    env = terminal_environment(80, 24)
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
         report_path = Path(folder) / "report.json"
         started = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-c", _APP_CHILD, str(report_path)],
-            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=folder, close_fds=True,
+        child, master = spawn_on_terminal(
+            [sys.executable, "-c", _APP_CHILD, str(report_path)], columns=80, lines=24, cwd=Path(folder), env=env
         )
-        os.close(slave)
         try:
             output = _read_until_first_screen(master, child)
             seconds = time.perf_counter() - started
             cpu = _cpu_seconds(child.pid)
-            os.write(master, _CTRL_Q)
-            _drain_until_exit(master, child)
+            os.write(master, CTRL_Q)
+            drain_until_exit(master, child, _TIMEOUT_SECONDS)
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
             os.close(master)
         if not report_path.is_file():
-            raise SystemExit(f"the app exited with status {child.returncode} without its report; it wrote:\n{_text(output)[-2000:]}")
+            raise SystemExit(f"the app exited with status {child.returncode} without its report; it wrote:\n{screen_text(output)[-2000:]}")
         report = json.loads(report_path.read_text(encoding="utf-8"))
     return seconds, cpu, report["heavy"]
 
@@ -133,33 +120,16 @@ def _read_until_first_screen(master: int, child: subprocess.Popen[bytes]) -> byt
     output = bytearray()
     deadline = time.monotonic() + _TIMEOUT_SECONDS
     while True:
-        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise SystemExit(f"no first screen after {_TIMEOUT_SECONDS:.0f} s; the app wrote:\n{_text(output)[-2000:]}")
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            raise SystemExit(f"the app exited (status {child.wait()}) before its first screen; it wrote:\n{_text(output)[-2000:]}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SystemExit(f"no first screen after {_TIMEOUT_SECONDS:.0f} s; the app wrote:\n{screen_text(output)[-2000:]}")
+        chunk = read_output(master, remaining)
+        if chunk is None:
+            raise SystemExit(f"the app exited (status {child.wait()}) before its first screen; it wrote:\n{screen_text(output)[-2000:]}")
         output.extend(chunk)
-        text = _ESCAPE_SEQUENCE.sub(b"", bytes(output))
+        text = screen_text(bytes(output))
         if all(marker in text for marker in _FIRST_SCREEN_MARKERS):
             return bytes(output)
-
-
-def _drain_until_exit(master: int, child: subprocess.Popen[bytes]) -> None:
-    # The app blocks on a full terminal buffer unless someone reads it.
-    deadline = time.monotonic() + _TIMEOUT_SECONDS
-    while child.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                if not os.read(master, 65536):
-                    break
-            except OSError:
-                break
-    child.wait(timeout=max(1.0, deadline - time.monotonic()))
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -172,10 +142,6 @@ def _cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _text(output: bytes) -> str:
-    return _ESCAPE_SEQUENCE.sub(b"", output).decode("utf-8", "replace")
 
 
 def summary(name: str, seconds: list[float], cpu: list[float | None]) -> str:
