@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_engine import DEVICE, FAILURE_REASON, FakeStudy, Host, fake_factory, paused_study_in_thread, run_async, settle, small_experiment
@@ -342,18 +343,28 @@ def test_epoch_messages_replace_same_trial() -> None:
     assert not landed.can_replace(TrialLanded(TrialFinished("random", "02", 2, "completed", {})))
 
 
+def app_with_pausing_study() -> tuple[TunescopeApp, AppSettings, list[FakeStudy]]:
+    """Return an app whose studies pause after the first epoch of their first trial, its settings, and the studies' list."""
+    studies: list[FakeStudy] = []
+    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=1), device_probe=lambda: DEVICE)
+    return TunescopeApp(settings=settings), settings, studies
+
+
+async def quit_during_first_trial(pilot: Any, studies: list[FakeStudy]) -> None:
+    """Start the study from the setup screen, wait until it pauses in its first trial, then press ctrl+q and wait for the dialog."""
+    await pilot.pause()
+    await pilot.press("ctrl+r")
+    await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+    await pilot.press("ctrl+q")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+
+
 @run_async
 async def test_quit_asks_while_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    studies: list[FakeStudy] = []
-    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=1), device_probe=lambda: DEVICE)
-    app = TunescopeApp(settings=settings)
+    app, settings, studies = app_with_pausing_study()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+r")
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        await pilot.press("ctrl+q")
-        await settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await quit_during_first_trial(pilot, studies)
         # Stopping comes first while the on-quit setting is stop.
         assert app.screen.query_one("#answer-stop").has_focus
         app.screen.query_one("#answer-keep").press()
@@ -405,15 +416,9 @@ async def test_quit_after_end_does_not_ask(tmp_path: Path, monkeypatch: pytest.M
 async def test_quit_dialog_closes_at_study_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A quit dialog about a running study goes away once the study ends, since its question no longer applies."""
     monkeypatch.chdir(tmp_path)
-    studies: list[FakeStudy] = []
-    settings = AppSettings(study_factory=fake_factory(studies, pause_in_trial=1), device_probe=lambda: DEVICE)
-    app = TunescopeApp(settings=settings)
+    app, settings, studies = app_with_pausing_study()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+r")
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        await pilot.press("ctrl+q")
-        await settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await quit_during_first_trial(pilot, studies)
         studies[0].resume.set()
         await settle(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.finished is not None)
         assert app.is_running
