@@ -381,13 +381,13 @@ async def test_quit_after_end_does_not_ask(tmp_path: Path, monkeypatch: pytest.M
     """Between the journaled end and the written reports, quitting closes the app and leaves the reports to finish."""
     monkeypatch.chdir(tmp_path)
     reports_may_finish = threading.Event()
-    original = run_screen._write_reports
+    original = run_screen.write_reports_logged
 
     def slow_reports(run_dir: RunDir) -> None:
         reports_may_finish.wait(timeout=10)
         original(run_dir)
 
-    monkeypatch.setattr(run_screen, "_write_reports", slow_reports)
+    monkeypatch.setattr(run_screen, "write_reports_logged", slow_reports)
     studies: list[FakeStudy] = []
     settings = AppSettings(study_factory=fake_factory(studies), device_probe=lambda: DEVICE)
     app = TunescopeApp(settings=settings)

@@ -1,8 +1,8 @@
 """Settings of one app session, handed to each screen, and the engine entry points.
 
-The engine is reached only through `study_factory` and `device_probe`, both
-of which import TensorFlow-heavy modules when called and not before, so the
-first screen appears without TensorFlow. Tests pass a fake engine here.
+The real engine runs in a child process (`study_process`), so the app's
+process never imports TensorFlow. Tests pass a fake engine as
+`study_factory`, which the app then runs on a worker thread of its own.
 """
 
 from __future__ import annotations
@@ -59,11 +59,16 @@ class AppSettings:
     keep_running_on_quit: bool = False
     """When the app quits or its terminal closes, let a running study go on headless instead of stopping it."""
 
-    study_factory: StudyFactory = default_study_factory
-    """Builds the study for an experiment, its run directory and event sinks."""
+    study_factory: StudyFactory | None = None
+    """Builds a study to run on a worker thread of the app, from an experiment, its run directory and event sinks.
+
+    None, the default, runs the real engine in a child process instead: a
+    study on a thread of the app shares Python's interpreter lock with
+    Textual and trains a few percent slower.
+    """
 
     device_probe: Callable[[], str] = default_device_probe
-    """Returns the training device's description; called from the study worker."""
+    """Returns the training device's description; called on the worker thread of a `study_factory` study."""
 
     study: StudyHandle | None = None
     """The study this session started last, if any; quitting checks whether it still runs."""

@@ -1,7 +1,8 @@
 """The study the app is running, shared by its worker thread and the quit logic.
 
-The Run screen's worker creates the study and runs it, and the screen
-cancels it on request. After the app has quit, `finish_after_exit` either
+The Run screen's worker starts the study (a `StudyProcess`, or a study on
+the worker's own thread) and waits for it, and the screen cancels it on
+request. After the app has quit, `finish_after_exit` either
 lets it go on headless or stops it, as the person chose.
 """
 

@@ -42,6 +42,7 @@ from ..messages import (
 )
 from ..settings import AppSettings
 from ..study_handle import HEADLESS_LOG_NAME, RunLogHandler, StudyHandle
+from ..study_process import StudyProcess, write_reports_logged
 from ..widgets.bounds_panel import BoundsPanel
 from ..widgets.heat_map import HeatMap
 from ..widgets.log_pane import LogPane, follow_log_file, level_of_line
@@ -66,13 +67,15 @@ OWNER_CHECK_SECONDS = 3.0
 class RunScreen(Screen[None]):
     """Progress per tuner, the trial table, a heat map, AiSara's bounds and the log.
 
-    Built with `live` it runs a study in one thread worker; built with
-    `attached` it follows the journal of a study that another process runs.
-    Either way the engine's events wait in a queue, and every
+    Built with `live` it starts a study in a child process and follows its
+    journal (or, with `settings.study_factory`, runs it on a thread worker);
+    built with `attached` it follows the journal of a study that another
+    process runs. Either way the engine's events wait in a queue, and every
     `REFRESH_SECONDS` the screen handles them as their messages and redraws
-    what they changed. An attached screen
-    also shows the lines of the run's log file. `clock` (monotonic seconds)
-    advances the time-left estimates between events, and tests pass a fixed one.
+    what they changed. Unless the study runs on a thread of the app, the
+    screen also shows the lines of the run's log file. `clock` (monotonic
+    seconds) advances the time-left estimates between events, and tests
+    pass a fixed one.
     """
 
     CSS_PATH = "run.tcss"
@@ -181,12 +184,51 @@ class RunScreen(Screen[None]):
         # Quitting waits for the study named here, so it is named only once its worker starts.
         self.settings.study = self.handle
         self.run_study()
+        if self.settings.study_factory is None:
+            # The child process writes its log lines to the run's log file.
+            self.follow_log(self.query_one(LogPane))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
     def run_study(self) -> None:
-        """Run the study on this worker thread; only messages leave it."""
-        assert self.handle is not None and self.experiment is not None
-        handle = self.handle
+        """Run the study, in a child process or with a given factory on this worker thread; only messages leave it."""
+        assert self.handle is not None
+        try:
+            if self.settings.study_factory is None:
+                self._run_in_child(self.handle)
+            else:
+                self._run_here(self.handle)
+        finally:
+            # The quit logic waits on this, so it is set whatever failed above.
+            self.handle.finished.set()
+
+    def _run_in_child(self, handle: StudyHandle) -> None:
+        """Start the study's process and queue the events of its journal until it exits."""
+        assert self.experiment is not None
+        process = StudyProcess(handle.run_dir, self.experiment.base_dir)
+        try:
+            process.start()
+        except OSError as error:
+            logger.error("the study's process could not start: %s", error)
+            self.post_message(StudyAborted(f"the study's process could not start: {error}"))
+            return
+        handle.attach(process)
+        for event in process.events():
+            self._post_event(event)
+        status = process.wait()
+        failure = process.failure()
+        if failure:
+            self.post_message(StudyAborted(failure))
+        elif status != 0 and not handle.ended.is_set():
+            self.post_message(
+                StudyAborted(
+                    f"the study's process (pid {process.pid}) exited with status {status} before the study ended; "
+                    f"see {process.log_path}"
+                )
+            )
+
+    def _run_here(self, handle: StudyHandle) -> None:
+        """Run the study that `settings.study_factory` builds on this thread, as tests do with a fake engine."""
+        assert self.experiment is not None and self.settings.study_factory is not None
         journal: Journal | None = None
         lock = RunLock(handle.run_dir)
         log_handler = _open_run_log(handle.run_dir)
@@ -209,14 +251,12 @@ class RunScreen(Screen[None]):
             try:
                 if journal is not None:
                     journal.close()
-                    _write_reports(handle.run_dir)
+                    write_reports_logged(handle.run_dir)
             finally:
                 if log_handler is not None:
                     package_logger.removeHandler(log_handler)
                     log_handler.close()
                 lock.release()
-                # The quit logic waits on this, so it is set whatever failed above.
-                handle.finished.set()
 
     def _post_event(self, event: Event) -> None:
         """Queue `event` for the next redraw; called on the study's thread.
@@ -467,20 +507,3 @@ def _open_run_log(run_dir: RunDir) -> RunLogHandler | None:
         # The study goes on, and only `tunescope attach` loses the log lines.
         logger.warning("the log file %s cannot be written (%s); `tunescope attach` will show no log lines", run_dir.path / HEADLESS_LOG_NAME, error)
         return None
-
-
-def _write_reports(run_dir: RunDir) -> None:
-    """Write the reports from the journal, as `tunescope run` does; a failure is logged."""
-    from tunescope.core.report import write_reports
-
-    try:
-        written = write_reports(run_dir)
-    except (TunescopeError, OSError) as error:
-        logger.error("the reports of %s could not be written: %s; run `tunescope report %s`", run_dir.path, error, run_dir.path)
-        return
-    except Exception:
-        # The journal contains every event, so a bug in the reports must not
-        # hide the study's own outcome. The traceback goes to the log.
-        logger.exception("the reports of %s could not be written; run `tunescope report %s`", run_dir.path, run_dir.path)
-        return
-    logger.info("reports written: %s", ", ".join(path.name for path in written))
