@@ -21,9 +21,10 @@ By default both modes run in this one process, after one warm-up fit:
   make the app process its queue and redraw, which a real session does not do.
 
 Each mode's time is the sum of its tuners' search times from the run's
-journal, its whole-study time, and the process's CPU time (all threads)
-while the mode ran, which includes drawing the app's screens and grows far
-less than wall time when other processes compete for the cores. The ratio
+journal, its whole-study time, and the CPU time (all threads) of this
+process and of the study's child process while the mode ran, which
+includes drawing the app's screens and grows far less than wall time when
+other processes compete for the cores. The ratio
 app / no-tui of each is printed per repeat and as the median.
 
 For the app, the CPU time of its own thread (the event loop that handles
@@ -75,6 +76,7 @@ from _spaces import SPACES
 
 from tunescope.core.events import StudyFinished, TunerFinished
 from tunescope.core.store import read_journal
+from tunescope.tui.settings import AppSettings, default_study_factory
 
 GOAL_RATIO = 1.02
 DEFAULT_TERMINAL_SIZE = (80, 24)
@@ -84,6 +86,8 @@ DEFAULT_TERMINAL_SIZE = (80, 24)
 # minutes a default one takes, so that only a hung child reaches the limit.
 _JOURNAL_POLL_SECONDS = 0.5
 _QUIT_TIMEOUT_SECONDS = 60.0
+# The app reads its study's journal every 0.2 s; this leaves it time to.
+_APP_FOLLOW_SECONDS = 0.5
 _QUIT_RETRY_SECONDS = 1.0
 _STUDY_TIMEOUT_SECONDS = 3600.0
 _QUIT_DIALOG_TITLE = "Quit tunescope?"
@@ -140,12 +144,17 @@ def run_no_tui(config: Path, out: Path, log: Path) -> tuple[float, float, float]
     return (*journal_times(out), cpu)
 
 
-def run_app(config: Path) -> tuple[float, float, float, float]:
+def app_settings(study_thread: bool) -> AppSettings:
+    """The app's settings: the study in a child process, or with `study_thread` on a thread of the app."""
+    return AppSettings(study_factory=default_study_factory) if study_thread else AppSettings()
+
+
+def run_app(config: Path, study_thread: bool) -> tuple[float, float, float, float]:
     """Return the app's (search seconds, study seconds, process CPU seconds, app thread CPU seconds)."""
     from tunescope.tui.app import TunescopeApp
 
     async def drive() -> tuple[Path, float]:
-        app = TunescopeApp(config, start=True)
+        app = TunescopeApp(config, start=True, settings=app_settings(study_thread))
         async with app.run_test(size=(160, 50)) as pilot:
             while app.settings.study is None:
                 await asyncio.sleep(0.1)
@@ -158,9 +167,10 @@ def run_app(config: Path) -> tuple[float, float, float, float]:
             await pilot.pause()
             return handle.run_dir.path, thread_cpu
 
-    cpu_started = time.process_time()
+    # The study's child process counts once the app has waited for it.
+    cpu_started = time.process_time() + children_cpu_seconds()
     run_dir, thread_cpu = asyncio.run(drive())
-    cpu = time.process_time() - cpu_started
+    cpu = time.process_time() + children_cpu_seconds() - cpu_started
     return (*journal_times(run_dir), cpu, thread_cpu)
 
 
@@ -174,6 +184,18 @@ def warm_up() -> None:
     dataset = load_dataset(DatasetConfig(name="digits"))
     model = build_model({}, ModelConfig(family="dnn"), dataset.input_shape, dataset.num_classes)
     model.fit(dataset.x_train, dataset.y_train, epochs=1, verbose=0)
+
+
+# Starts the command line with the study on a thread of the app, as
+# tunescope ran it before the study moved to a child process.
+STUDY_THREAD_LAUNCHER = """
+import functools, sys
+import tunescope.tui.app as app
+from tunescope.tui.settings import default_study_factory
+app.AppSettings = functools.partial(app.AppSettings, study_factory=default_study_factory)
+from tunescope.tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def tunescope_command() -> list[str]:
@@ -279,6 +301,7 @@ def run_app_on_terminal(command: list[str], config: Path, out: Path, size: tuple
     tail = bytearray()
     written = 0
     next_poll = 0.0
+    finished_at: float | None = None
     deadline = time.monotonic() + _STUDY_TIMEOUT_SECONDS
 
     try:
@@ -294,12 +317,14 @@ def run_app_on_terminal(command: list[str], config: Path, out: Path, size: tuple
             now = time.monotonic()
 
             if quit_presses.first_press_at is None:
-                if now >= next_poll:
+                if finished_at is None and now >= next_poll:
                     next_poll = now + _JOURNAL_POLL_SECONDS
-                    # The app quits without a question once the study has
-                    # journaled its end, so a dialog here is a regression.
                     if watcher.study_finished():
-                        quit_presses.press(now)
+                        finished_at = now
+                # The app quits without a question once it has read the
+                # study's end from the journal, so a dialog then is a regression.
+                if finished_at is not None and now >= finished_at + _APP_FOLLOW_SECONDS:
+                    quit_presses.press(now)
             else:
                 quit_presses.follow(chunk, now)
                 if now - quit_presses.first_press_at > _QUIT_TIMEOUT_SECONDS:
@@ -361,7 +386,7 @@ def print_search_ratios(ratios: list[float]) -> None:
     )
 
 
-def compare_in_process(root: Path, config: Path, repeats: int) -> None:
+def compare_in_process(root: Path, config: Path, repeats: int, study_thread: bool) -> None:
     rows = []
     for repeat in range(repeats):
         out = root / f"no-tui-{repeat}"
@@ -369,9 +394,9 @@ def compare_in_process(root: Path, config: Path, repeats: int) -> None:
         started = time.perf_counter()
         if repeat % 2 == 0:
             headless = run_no_tui(config, out, log)
-            app = run_app(config)
+            app = run_app(config, study_thread)
         else:
-            app = run_app(config)
+            app = run_app(config, study_thread)
             headless = run_no_tui(config, out, log)
         rows.append((app, headless))
         print(
@@ -393,8 +418,9 @@ def compare_in_process(root: Path, config: Path, repeats: int) -> None:
     )
 
 
-def compare_on_terminal(root: Path, config: Path, repeats: int, size: tuple[int, int]) -> None:
+def compare_on_terminal(root: Path, config: Path, repeats: int, size: tuple[int, int], study_thread: bool) -> None:
     command = tunescope_command()
+    app_command = [sys.executable, "-c", STUDY_THREAD_LAUNCHER] if study_thread else command
     rows: list[tuple[TerminalRun, tuple[float, float, float]]] = []
     for repeat in range(repeats):
         app_out = root / f"app-{repeat}"
@@ -403,9 +429,9 @@ def compare_on_terminal(root: Path, config: Path, repeats: int, size: tuple[int,
         started = time.perf_counter()
         if repeat % 2 == 0:
             headless = run_no_tui_process(command, config, headless_out, log)
-            app = run_app_on_terminal(command, config, app_out, size)
+            app = run_app_on_terminal(app_command, config, app_out, size)
         else:
-            app = run_app_on_terminal(command, config, app_out, size)
+            app = run_app_on_terminal(app_command, config, app_out, size)
             headless = run_no_tui_process(command, config, headless_out, log)
         rows.append((app, headless))
         print(
@@ -444,6 +470,10 @@ def main() -> int:
         "--size", type=parse_size, default=None, metavar="COLSxROWS",
         help="the pseudo-terminal's size with --terminal (default: 80x24)",
     )
+    parser.add_argument(
+        "--study-thread", action="store_true",
+        help="run the app's study on a thread of the app, as before it moved to a child process",
+    )
     args = parser.parse_args()
     if args.size is not None and not args.terminal:
         parser.error("--size applies only with --terminal")
@@ -458,14 +488,15 @@ def main() -> int:
     else:
         print("mode: both in this process, the app headless at 160x50")
         warm_up()
+    print("the app's study: " + ("on a thread of the app (--study-thread)" if args.study_thread else "in a child process"))
 
     with tempfile.TemporaryDirectory(prefix="tunescope-app-overhead-") as folder:
         root = Path(folder)
         config = write_config(root, args.trials, args.epochs, root / "app-runs")
         if args.terminal:
-            compare_on_terminal(root, config, args.repeats, size)
+            compare_on_terminal(root, config, args.repeats, size, args.study_thread)
         else:
-            compare_in_process(root, config, args.repeats)
+            compare_in_process(root, config, args.repeats, args.study_thread)
     return 0
 
 

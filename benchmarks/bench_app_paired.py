@@ -1,0 +1,131 @@
+"""Run the app and `--no-tui` at the same time, each pinned to a core of its own, and compare their search times.
+
+Run from the repository root on a machine with at least two cores (Linux,
+with `taskset`):
+
+    .venv/bin/python benchmarks/bench_app_paired.py --repeats 8
+
+`bench_app_overhead.py --terminal` runs the two modes one after the other.
+On a shared virtual machine their search times then scatter by about 10%
+from one run to the next, far more than the 2% that the app may cost,
+because the load on the host changes between the runs. Here both run in the same
+minute, so such changes slow both alike:
+
+- no-tui: `tunescope run CONFIG --no-tui` under `taskset -c A`;
+- app: `tunescope run CONFIG` in an 80x24 pseudo-terminal under
+  `taskset -c B`. The app and the study's child process it starts share
+  core B, so every wake-up of the app takes time from that study's core.
+  On a machine with free cores the app would use another core, which makes
+  this ratio an upper bound of the app's cost.
+
+Each study thus trains on one core. The cores swap between repeats, which
+cancels a difference between the two cores. Each repeat prints the two search times
+(the sum of the tuners' search times in each journal) and their ratio;
+the end prints the median and a bootstrap 95% interval of the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _machine import describe_machine
+from bench_app_overhead import (
+    DEFAULT_TERMINAL_SIZE,
+    GOAL_RATIO,
+    STUDY_THREAD_LAUNCHER,
+    journal_times,
+    print_search_ratios,
+    run_app_on_terminal,
+    tunescope_command,
+    write_config,
+)
+
+# The end of the no-tui run's output kept for error messages.
+_TAIL_BYTES = 16384
+_NO_TUI_TIMEOUT_SECONDS = 3600.0
+
+
+def run_pair(
+    command: list[str], app_command: list[str], config: Path, root: Path, repeat: int, cores: tuple[int, int]
+) -> tuple[float, float]:
+    """Run no-tui on `cores[0]` and the app on `cores[1]` at once; return their search seconds."""
+    no_tui_core, app_core = cores
+    no_tui_out = root / f"no-tui-{repeat}"
+    app_out = root / f"app-{repeat}"
+    log = root / f"no-tui-{repeat}.log"
+    with open(log, "wb") as handle:
+        no_tui = subprocess.Popen(
+            ["taskset", "-c", str(no_tui_core), *command, "run", str(config), "--no-tui", "--out", str(no_tui_out)],
+            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=root,
+        )
+        try:
+            app = run_app_on_terminal(["taskset", "-c", str(app_core), *app_command], config, app_out, DEFAULT_TERMINAL_SIZE)
+            status = no_tui.wait(timeout=_NO_TUI_TIMEOUT_SECONDS)
+        finally:
+            if no_tui.poll() is None:
+                no_tui.kill()
+                no_tui.wait()
+    if status != 0:
+        tail = log.read_bytes()[-_TAIL_BYTES:].decode("utf-8", "replace")
+        raise SystemExit(f"tunescope run --no-tui exited with status {status}. Its output ended with:\n{tail}")
+    return app.search_seconds, journal_times(no_tui_out)[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=6, help="trials per tuner (default: 6)")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial (default: 4)")
+    parser.add_argument("--repeats", type=int, default=8, help="pairs of runs (default: 8)")
+    parser.add_argument(
+        "--study-thread", action="store_true",
+        help="run the app's study on a thread of the app, as before it moved to a child process",
+    )
+    args = parser.parse_args()
+    if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
+        parser.error("this benchmark needs Linux with the taskset command")
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        parser.error(f"this benchmark needs two cores; this process may use {len(cores)}")
+
+    logging.basicConfig(level=logging.WARNING)
+    for line in describe_machine():
+        print(line)
+    print(
+        f"study: digits, dnn, random and bayesian, {args.trials} trials x {args.epochs} epochs each, "
+        f"{args.repeats} repeats; no-tui and the app ({DEFAULT_TERMINAL_SIZE[0]}x{DEFAULT_TERMINAL_SIZE[1]}) "
+        f"at once on cores {cores[0]} and {cores[1]}, swapped each repeat"
+    )
+
+    print("the app's study: " + ("on a thread of the app (--study-thread)" if args.study_thread else "in a child process"))
+
+    command = tunescope_command()
+    app_command = [sys.executable, "-c", STUDY_THREAD_LAUNCHER] if args.study_thread else command
+    ratios = []
+    with tempfile.TemporaryDirectory(prefix="tunescope-app-paired-") as folder:
+        root = Path(folder)
+        config = write_config(root, args.trials, args.epochs, root / "app-runs")
+        for repeat in range(args.repeats):
+            pair = (cores[0], cores[1]) if repeat % 2 == 0 else (cores[1], cores[0])
+            started = time.perf_counter()
+            app_seconds, no_tui_seconds = run_pair(command, app_command, config, root, repeat, pair)
+            ratios.append(app_seconds / no_tui_seconds)
+            print(
+                f"repeat {repeat + 1} ({time.perf_counter() - started:.0f} s): no-tui on core {pair[0]} "
+                f"{no_tui_seconds:.2f} s, app on core {pair[1]} {app_seconds:.2f} s ({ratios[-1]:.3f}x)"
+            )
+    print_search_ratios(ratios)
+    print(f"median app / no-tui: {statistics.median(ratios):.3f}x (goal <= {GOAL_RATIO}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
