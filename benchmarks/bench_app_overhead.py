@@ -86,7 +86,7 @@ DEFAULT_TERMINAL_SIZE = (80, 24)
 # minutes a default one takes, so that only a hung child reaches the limit.
 _JOURNAL_POLL_SECONDS = 0.5
 _QUIT_TIMEOUT_SECONDS = 60.0
-# The app reads its study's journal every 0.2 s; this leaves it time to.
+# The app reads its study's journal every 0.2 s, so this leaves it time to see the end.
 _APP_FOLLOW_SECONDS = 0.5
 _QUIT_RETRY_SECONDS = 1.0
 _STUDY_TIMEOUT_SECONDS = 3600.0
@@ -145,7 +145,7 @@ def run_no_tui(config: Path, out: Path, log: Path) -> tuple[float, float, float]
 
 
 def app_settings(study_thread: bool) -> AppSettings:
-    """The app's settings: the study in a child process, or with `study_thread` on a thread of the app."""
+    """Return the app's settings: its study in a child process, or with `study_thread` on a thread of the app."""
     return AppSettings(study_factory=default_study_factory) if study_thread else AppSettings()
 
 
@@ -457,11 +457,20 @@ def compare_on_terminal(root: Path, config: Path, repeats: int, size: tuple[int,
         print("the quit dialog opened although the journal had recorded the study's end, which the app should not do")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_study_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """Add the options that size the study and choose where the app runs it, shared with bench_app_paired.py."""
     parser.add_argument("--trials", type=int, default=6, help="trials per tuner (default: 6)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per trial (default: 4)")
-    parser.add_argument("--repeats", type=int, default=2, help="pairs of runs (default: 2)")
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"pairs of runs (default: {repeats})")
+    parser.add_argument(
+        "--study-thread", action="store_true",
+        help="run the app's study on a thread of the app, as before it moved to a child process",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_study_arguments(parser, repeats=2)
     parser.add_argument(
         "--terminal", action="store_true",
         help="run each mode as a fresh tunescope process, the app in a pseudo-terminal",
@@ -469,10 +478,6 @@ def main() -> int:
     parser.add_argument(
         "--size", type=parse_size, default=None, metavar="COLSxROWS",
         help="the pseudo-terminal's size with --terminal (default: 80x24)",
-    )
-    parser.add_argument(
-        "--study-thread", action="store_true",
-        help="run the app's study on a thread of the app, as before it moved to a child process",
     )
     args = parser.parse_args()
     if args.size is not None and not args.terminal:

@@ -42,6 +42,7 @@ from bench_app_overhead import (
     DEFAULT_TERMINAL_SIZE,
     GOAL_RATIO,
     STUDY_THREAD_LAUNCHER,
+    add_study_arguments,
     journal_times,
     print_search_ratios,
     run_app_on_terminal,
@@ -82,13 +83,7 @@ def run_pair(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=6, help="trials per tuner (default: 6)")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial (default: 4)")
-    parser.add_argument("--repeats", type=int, default=8, help="pairs of runs (default: 8)")
-    parser.add_argument(
-        "--study-thread", action="store_true",
-        help="run the app's study on a thread of the app, as before it moved to a child process",
-    )
+    add_study_arguments(parser, repeats=8)
     args = parser.parse_args()
     if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
         parser.error("this benchmark needs Linux with the taskset command")
