@@ -56,6 +56,8 @@ def test_child_runs_study_and_writes_reports(tmp_path: Path) -> None:
     assert len([event for event in events if isinstance(event, TrialFinished)]) == 2
     assert (run_dir.path / "summary.md").is_file()
     assert "reports written: trials.csv" in log_text(run_dir)
+    assert process.failure() == ""
+    assert not process.error_path.exists()
 
 
 @pytest.mark.slow
@@ -123,6 +125,7 @@ def test_child_names_a_broken_experiment_and_fails(tmp_path: Path) -> None:
     assert "Traceback" not in log_text(run_dir)
     # The reason is read once and its file removed.
     assert process.failure() == ""
+    assert not process.error_path.exists()
 
 
 def test_child_that_dies_gives_no_reason(tmp_path: Path) -> None:

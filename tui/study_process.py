@@ -23,7 +23,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,6 +38,10 @@ from .study_handle import HEADLESS_LOG_NAME, RunLogHandler
 logger = logging.getLogger("tunescope.tui.study_process")
 
 CANCEL_COMMAND = "cancel"
+
+# Written into the run directory by a child that cannot start the study, and
+# removed by the app once read, so a successful run leaves no such file.
+START_ERROR_NAME = ".start-error"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,20 +60,21 @@ class StudyProcess:
         self.python = python
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
-        self._error_file: Path | None = None
 
     @property
     def log_path(self) -> Path:
         return self.run_dir.path / HEADLESS_LOG_NAME
 
+    @property
+    def error_path(self) -> Path:
+        return self.run_dir.path / START_ERROR_NAME
+
     def start(self) -> None:
         """Start the child; its native output and tracebacks go to the run's log file."""
         # The follower opens the journal before the child has written to it.
         self.run_dir.journal.touch(exist_ok=True)
-        descriptor, name = tempfile.mkstemp(prefix="tunescope-study-", suffix=".txt")
-        os.close(descriptor)
-        self._error_file = Path(name)
-        command = [self.python, "-m", "tunescope.tui.study_process", str(self.run_dir.path), "--error-file", name]
+        self.error_path.unlink(missing_ok=True)
+        command = [self.python, "-m", "tunescope.tui.study_process", str(self.run_dir.path), "--error-file", str(self.error_path)]
         if self.config_dir is not None:
             command += ["--config-dir", str(self.config_dir)]
         environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
@@ -116,16 +120,12 @@ class StudyProcess:
 
     def failure(self) -> str:
         """Return, after `wait`, the reason the study could not start, or "" when the child wrote none."""
-        path = self._error_file
-        if path is None:
-            return ""
         try:
-            return path.read_text(encoding="utf-8").strip()
+            reason = self.error_path.read_text(encoding="utf-8").strip()
         except OSError:
             return ""
-        finally:
-            path.unlink(missing_ok=True)
-            self._error_file = None
+        self.error_path.unlink(missing_ok=True)
+        return reason
 
     def cancel(self, reason: str = "") -> None:
         """Ask the child to stop after the current epoch, with `reason` for the journal ("" for the user)."""
@@ -235,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TunescopeError as error:
         logger.error("the study could not start: %s", error)
         if arguments.error_file is not None:
-            arguments.error_file.write_text(str(error), encoding="utf-8")
+            try:
+                arguments.error_file.write_text(str(error), encoding="utf-8")
+            except OSError as write_error:
+                logger.error("the reason could not be written to %s: %s", arguments.error_file, write_error)
         return EXIT_FAILED
     finally:
         handler.close()
