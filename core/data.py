@@ -500,9 +500,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         archive = np.load(path, allow_pickle=False)
     except ValueError as error:
         # NumPy takes a file that is neither .npy nor a zip archive for a
-        # pickle, which allow_pickle=False rejects with a ValueError.
+        # pickle, which allow_pickle=False rejects with a ValueError. Its
+        # message suggests allow_pickle=True, which is no fix for such a file.
         raise DataError(
-            f"{path}: not an npz file ({_one_line(str(error))}); save the arrays with np.savez(path, x_train=..., y_train=...)"
+            f"{path}: not an npz file (neither a zip archive nor a .npy array); "
+            "save the arrays with np.savez(path, x_train=..., y_train=...)"
         ) from error
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(
