@@ -265,6 +265,22 @@ async def test_attach_without_lock_says_ended(tmp_path: Path, quick_owner_checks
 
 
 @run_async
+async def test_attach_unstarted_run_names_log(tmp_path: Path, quick_owner_checks: None) -> None:
+    """A run whose study never started has nothing to resume, so attach points at its log file instead."""
+    run_dir = RunDir(tmp_path)
+    run_dir.journal.touch()
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        await settle(pilot, lambda: screen.query_one("#run-state").display)
+        text = run_state_text(screen)
+        assert "has ended before the study started" in text
+        assert str(tmp_path / HEADLESS_LOG_NAME) in text
+        assert "resume" not in text
+
+
+@run_async
 async def test_attach_clears_ended_when_resumed(tmp_path: Path, quick_owner_checks: None) -> None:
     run_dir = RunDir(tmp_path)
     unfinished_journal(run_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import pty
+import signal
 import sys
 import threading
 import warnings
@@ -25,7 +26,8 @@ import pytest
 from tunescope.core.events import FINISHED, STOPPED, StudyFinished, TrialFinished
 from tunescope.core.store import read_journal
 from tunescope.tui.native_output import Terminal
-from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED, finish_after_exit
+from tunescope.tui.app import EXIT_TERMINATED
+from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED, TERMINATED, finish_after_exit
 
 from fake_engine import paused_study_in_thread
 from terminal import PseudoTerminal
@@ -99,6 +101,33 @@ def test_closed_terminal_keeps_study_running(tmp_path: Path) -> None:
     assert "the study goes on headless" in log
     assert "tuner random trial" in log
     assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_sigterm_stops_study_and_restores_terminal(tmp_path: Path) -> None:
+    output = tmp_path / "runs"
+    config = tmp_path / "term.toml"
+    config.write_text(tiny_experiment(name="term", output=output, epochs=2, max_trials=MAX_TRIALS))
+    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+
+    def trial_started() -> bool:
+        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
+
+    command = [sys.executable, "-m", "tunescope.tui.cli", "run", str(config)]
+    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True) as terminal:
+        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+        terminal.process.send_signal(signal.SIGTERM)
+        status = terminal.process.wait(timeout=RUN_SECONDS)
+        screen = terminal.output
+    run_dir = next(output.glob("*/journal.jsonl")).parent
+
+    events = read_journal(run_dir / "journal.jsonl")
+    assert status == EXIT_TERMINATED, (run_dir / "tunescope.log").read_text()[-3000:]
+    assert events[-1].status == STOPPED
+    assert events[-1].reason == TERMINATED
+    assert (run_dir / "summary.md").is_file()
+    # Textual left the alternate screen, so the shell's screen is back.
+    assert b"\x1b[?1049l" in screen
 
 
 # -- the parts, with the fake engine ----------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from rich.console import Console
 
 from tunescope.core.errors import DataError
 from tunescope.core.events import CANCELLED, FAILED, STOPPED, EpochEnded, EpochStarted, StudyFinished, TrialFinished
-from tunescope.core.store import RunDir, read_journal, run_owner
+from tunescope.core.store import Journal, RunDir, read_journal, run_owner
 from tunescope.tui.app import TunescopeApp
 from tunescope.tui.messages import EpochBegan, EpochCompleted, TrialLanded
 from tunescope.tui.screens.confirm import ConfirmDialog
@@ -245,8 +247,7 @@ async def test_live_run_writes_log_file(tmp_path: Path, info_logging: None) -> N
 
     log_lines = (screen.run_dir.path / HEADLESS_LOG_NAME).read_text(encoding="utf-8").splitlines()
     assert any(line.endswith(" WARNING tunescope.core.study: trial 3 is slow") for line in log_lines)
-    assert "INFO tunescope.core.report: wrote trials.csv" in log_lines[-2]
-    assert "reports written: " in log_lines[-1]
+    assert "INFO tunescope.core.report: wrote trials.csv" in log_lines[-1]
     assert run_owner(screen.run_dir).alive is False
 
 
@@ -443,6 +444,107 @@ def test_finish_after_exit_stops(tmp_path: Path) -> None:
     assert study.cancelled
     assert study.emitted[-1].status == STOPPED
     assert "stopping the study" in (tmp_path / HEADLESS_LOG_NAME).read_text(encoding="utf-8")
+
+
+class StudyThatOutlivesCancel:
+    """A study that takes a cancel but never ends, as a study process in the middle of a long epoch."""
+
+    def run(self) -> None:
+        pass
+
+    def cancel(self, reason: str = "") -> None:
+        pass
+
+
+def cancelled_handle(path: Path, separate_process: bool) -> StudyHandle:
+    handle = StudyHandle(RunDir(path))
+    handle.attach(StudyThatOutlivesCancel())
+    handle.cancel()
+    handle.separate_process = separate_process
+    return handle
+
+
+def test_finish_after_exit_leaves_study_process(tmp_path: Path) -> None:
+    """Ctrl-C after a cancel leaves a study that runs in its own process, which still stops after its epoch."""
+    handle = cancelled_handle(tmp_path, separate_process=True)
+    stream = io.StringIO()
+    # The wait has no end but this Ctrl-C, so the signal always lands inside it.
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    finished = finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
+
+    assert finished is False
+    assert handle.abandoned.is_set()
+    assert "press Ctrl-C to leave at once" in stream.getvalue()
+    assert "leaving now" in stream.getvalue()
+    assert f"tunescope attach {tmp_path}" in stream.getvalue()
+
+
+def test_finish_after_exit_cannot_leave_thread(tmp_path: Path) -> None:
+    """A study on a thread of this process cannot be left running, so the Ctrl-C propagates."""
+    handle = cancelled_handle(tmp_path, separate_process=False)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    with pytest.raises(KeyboardInterrupt):
+        finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=io.StringIO())
+
+    assert not handle.abandoned.is_set()
+
+
+def test_finish_after_exit_waits_for_cancelled(tmp_path: Path) -> None:
+    """A study cancelled in the app is only waited for, whatever the on-quit setting, and its end is logged."""
+    run_dir = RunDir(tmp_path)
+    handle = StudyHandle(run_dir)
+    journal = Journal(run_dir.journal)
+    study = FakeStudy(small_experiment(), run_dir, [journal], pause_in_trial=3)
+    handle.attach(study)
+    worker = threading.Thread(target=lambda: (study.run(), journal.close(), handle.finished.set()), daemon=True)
+    worker.start()
+    assert study.paused.wait(timeout=10)
+    handle.cancel()
+    stream = io.StringIO()
+    threading.Timer(0.2, study.resume.set).start()
+
+    finished = finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
+
+    output = stream.getvalue()
+    assert finished is True
+    assert "goes on headless" not in output
+    assert "the study stops after the current epoch" in output
+    assert f"study stopped (cancelled by the user); reports in {tmp_path}" in output
+
+
+@run_async
+async def test_quit_after_cancel_does_not_ask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app, settings, studies = app_with_pausing_study()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        app.screen.query_one("#answer-cancel").press()
+        await settle(pilot, lambda: settings.study is not None and settings.study.cancel_requested)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+    assert app.return_code == 0
+    studies[0].resume.set()
+    assert settings.study.finished.wait(timeout=10)
+
+
+def test_handle_reads_end_from_journal(tmp_path: Path) -> None:
+    """The quit check sees a journaled end that the follower has not passed on yet."""
+    handle = StudyHandle(RunDir(tmp_path))
+    assert handle.check_journal_end() is False
+
+    journal = Journal(handle.run_dir.journal)
+    journal(StudyFinished(status="finished", seconds=1.0))
+    journal.close()
+
+    assert handle.check_journal_end() is True
+    assert handle.ended.is_set()
 
 
 def test_handle_cancel_before_attach() -> None:

@@ -23,7 +23,7 @@ from tunescope.tui.app import TunescopeApp
 from tunescope.tui.screens.run import RunScreen
 from tunescope.tui.settings import AppSettings
 from tunescope.tui.study_handle import HEADLESS_LOG_NAME, TERMINAL_CLOSED
-from tunescope.tui.study_process import EXIT_FAILED, StudyProcess
+from tunescope.tui.study_process import EXIT_FAILED, StudyProcess, remove_unstarted_run
 from tunescope.tui.widgets.log_pane import LogPane
 from tunescope.tui.widgets.trial_table import TrialTable
 
@@ -55,7 +55,7 @@ def test_child_runs_study_and_writes_reports(tmp_path: Path) -> None:
     assert [event.to_dict() for event in events] == [event.to_dict() for event in read_journal(run_dir.journal)]
     assert len([event for event in events if isinstance(event, TrialFinished)]) == 2
     assert (run_dir.path / "summary.md").is_file()
-    assert "reports written: trials.csv" in log_text(run_dir)
+    assert "wrote trials.csv" in log_text(run_dir)
     assert process.failure() == ""
     assert not process.error_path.exists()
 
@@ -141,6 +141,22 @@ def test_child_that_dies_gives_no_reason(tmp_path: Path) -> None:
     assert process.failure() == ""
 
 
+@pytest.mark.parametrize(
+    ("extra_file", "journal_text", "removed"),
+    [(None, "", True), ("notes.txt", "", False), (None, '{"kind": "study_started"}\n', False)],
+    ids=["unstarted", "foreign-file", "journaled"],
+)
+def test_remove_unstarted_run(tmp_path: Path, extra_file: str | None, journal_text: str, removed: bool) -> None:
+    run_dir = new_run(tmp_path, BROKEN_CONFIG)
+    run_dir.journal.write_text(journal_text, encoding="utf-8")
+    (run_dir.path / HEADLESS_LOG_NAME).write_text("ERROR the study could not start\n", encoding="utf-8")
+    if extra_file is not None:
+        (run_dir.path / extra_file).write_text("mine", encoding="utf-8")
+
+    assert remove_unstarted_run(run_dir) is removed
+    assert run_dir.path.exists() is not removed
+
+
 def test_events_before_start_rejected(tmp_path: Path) -> None:
     process = StudyProcess(new_run(tmp_path, BROKEN_CONFIG), tmp_path)
 
@@ -166,14 +182,15 @@ async def test_app_shows_why_child_could_not_start(tmp_path: Path, monkeypatch: 
         await settle(pilot, lambda: settings.study is not None and not settings.study.running, timeout=30)
         await pilot.pause(0.3)
         messages = [notification.message for notification in app._notifications]
-        assert any("config.toml" in message for message in messages), messages
+        assert any("config.toml" in message and "was removed, since the study never started" in message for message in messages), messages
         screen = app.screen
         assert isinstance(screen, RunScreen)
         assert screen.check_action("back", ()) is True
-        # The log pane follows the child's log file.
+        # The log pane follows the child's log file, whose lines it wraps at its width.
         pane = screen.query_one(LogPane)
-        # Its lines are wrapped at the pane's width.
         await settle(pilot, lambda: "could not start" in "".join(line.text for line in pane.lines), timeout=10)
+        # As `--no-tui` writes nothing when its study cannot start.
+        assert list((tmp_path / "runs").iterdir()) == []
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ from .screens.confirm import ConfirmDialog
 from .screens.setup import SetupScreen
 from .native_output import native_output_to_log
 from .settings import AppSettings, wants_ascii
-from .study_handle import finish_after_exit
+from .study_handle import TERMINATED, finish_after_exit
 
 # Seconds between checks that the terminal is still there. Writes find a
 # lost terminal too, but a screen with nothing to redraw writes nothing.
@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+# 128 + SIGTERM, as a shell reports a process that SIGTERM ended.
+EXIT_TERMINATED = 143
 
 
 class TunescopeApp(App[int]):
@@ -63,6 +66,7 @@ class TunescopeApp(App[int]):
         self.start = start
         self.out = out
         self.terminal_lost = False
+        self.terminated = False
         self._quit_dialog: ConfirmDialog | None = None
         # Returns whether the terminal is still there; `run_app` sets it.
         self.terminal_check: Callable[[], bool] | None = None
@@ -94,8 +98,9 @@ class TunescopeApp(App[int]):
 
     async def action_quit(self) -> None:
         study = self.settings.study
-        if study is None or not study.running or study.ended.is_set():
-            # A study that has ended only writes its reports, and `run_app` waits for them.
+        if study is None or not study.running or study.cancel_requested or study.check_journal_end():
+            # A study that has ended only writes its reports, and a cancelled
+            # one only finishes its epoch. `run_app` waits for either.
             self.exit(EXIT_OK)
             return
 
@@ -121,6 +126,14 @@ class TunescopeApp(App[int]):
         if dialog is not None and dialog.is_active:
             dialog.dismiss(None)
             self.notify("the study has ended; press ctrl+q to quit", title="Study ended")
+
+    def terminate(self) -> None:
+        """Close the app on SIGTERM, so that the study stops after its current epoch whatever the on-quit setting."""
+        if self.terminated:
+            return
+        self.terminated = True
+        logger.warning("SIGTERM received; closing the app")
+        self.exit(EXIT_TERMINATED)
 
     def hang_up(self) -> None:
         """Close the app because the terminal went away, so that the on-quit setting decides the study's end.
@@ -168,8 +181,13 @@ def run_app(
     # A plain signal handler, not loop.add_signal_handler: switching from
     # that to SIG_IGN passes through SIG_DFL, and a SIGHUP in between would
     # kill the process under the study.
+    def terminate() -> None:
+        if loop.is_running():
+            loop.call_soon_threadsafe(app.terminate)
+
     hangup = getattr(signal, "SIGHUP", None)
     previous_hangup = signal.signal(hangup, lambda *_: hang_up()) if hangup is not None else None
+    previous_terminate = signal.signal(signal.SIGTERM, lambda *_: terminate())
     try:
         # Native output stays in the log until the study has ended: the
         # terminal may be gone, or another session's by then.
@@ -182,14 +200,21 @@ def run_app(
                 if hangup is not None:
                     # What the on-quit setting chose now holds, SIGHUP or not.
                     signal.signal(hangup, signal.SIG_IGN)
+                # From now on SIGTERM counts as a Ctrl-C while the study is waited for.
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
 
             study = settings.study
             if study is not None and study.running:
                 terminal_lost = app.terminal_lost or (terminal is not None and not terminal.check())
-                finish_after_exit(study, settings.keep_running_on_quit, terminal_lost, stream=cast("TextIO | None", terminal))
+                keep_running = settings.keep_running_on_quit and not app.terminated
+                stop_reason = TERMINATED if app.terminated else ""
+                stream = cast("TextIO | None", terminal)
+                if not finish_after_exit(study, keep_running, terminal_lost, stream=stream, stop_reason=stop_reason):
+                    status = EXIT_INTERRUPTED
         loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         loop.close()
+        signal.signal(signal.SIGTERM, previous_terminate)
         if hangup is not None:
             signal.signal(hangup, previous_hangup)
     if status is None:

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from tunescope.core.events import TrialFinished, TunerFinished
+from tunescope.core.errors import TunescopeError
+from tunescope.core.events import StudyFinished, TrialFinished, TunerFinished
 from tunescope.core.store import RunDir, follow_journal, read_journal
 
 from .native_output import NATIVE_LOGGER_NAME
@@ -28,6 +29,8 @@ LOG_FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # The journal's reason for a study that the app stopped when it lost its terminal.
 TERMINAL_CLOSED = "stopped: the terminal was closed"
+# The journal's reason for a study that the app stopped on SIGTERM.
+TERMINATED = "stopped: tunescope received SIGTERM"
 
 # Seconds to wait, after the study's end, for its last progress lines.
 PROGRESS_JOIN_SECONDS = 2.0
@@ -62,6 +65,11 @@ class StudyHandle:
         # the reports and sets `finished`.
         self.ended = threading.Event()
         self.finished = threading.Event()
+        # Set when the person leaves before the study's end. A worker that
+        # waits for a study process then stops waiting, and the process goes on.
+        self.abandoned = threading.Event()
+        # True when the study runs in a process of its own, which can be left running.
+        self.separate_process = False
         self._lock = threading.Lock()
         self._study: StudyLike | None = None
         self._cancel_requested = False
@@ -85,6 +93,22 @@ class StudyHandle:
         if study is not None:
             study.cancel(reason)
 
+    def check_journal_end(self) -> bool:
+        """Return whether the study has ended, reading the journal for an end its follower has not passed on yet.
+
+        A study in a child process journals its end up to one poll of the
+        follower before `ended` is set, and a quit in that moment must not
+        ask about a study that is over.
+        """
+        if not self.ended.is_set():
+            try:
+                events = read_journal(self.run_dir.journal)
+            except TunescopeError:
+                return False
+            if any(isinstance(event, StudyFinished) for event in events):
+                self.ended.set()
+        return self.ended.is_set()
+
     @property
     def cancel_requested(self) -> bool:
         with self._lock:
@@ -95,20 +119,28 @@ class StudyHandle:
         return not self.finished.is_set()
 
 
-def finish_after_exit(handle: StudyHandle, keep_running: bool, terminal_lost: bool, stream: TextIO | None = None) -> None:
+def finish_after_exit(
+    handle: StudyHandle, keep_running: bool, terminal_lost: bool, stream: TextIO | None = None, stop_reason: str = ""
+) -> bool:
     """Let a study that outlived the app go on headless, or stop it, and wait for its end.
 
     With `keep_running`, the study goes on and its log lines go to `stream`
     (stderr by default); Ctrl-C then stops it after the current epoch.
-    Without, it is cancelled at once, and with `terminal_lost` the journal
-    gives `TERMINAL_CLOSED` as the reason. When the terminal is gone, log
-    lines go to the run's log file only. Native output and warnings always
-    go to the log file, never to `stream`.
+    Without, it is cancelled at once with `stop_reason` for the journal, or
+    with `TERMINAL_CLOSED` when `terminal_lost`. A study already cancelled is
+    only waited for. When the terminal is gone, log lines go to the run's
+    log file only. Native output and warnings always go to the log file,
+    never to `stream`.
+
+    Return True once the study has ended, or False when the person left
+    first with a Ctrl-C after the cancel (SIGTERM counts too, since the
+    caller turns it into KeyboardInterrupt). A study in its own process
+    then goes on to the end of its epoch.
     """
     if handle.ended.is_set():
         # Only the reports are left to write, so there is nothing to stop.
         handle.finished.wait()
-        return
+        return True
     stream = stream if stream is not None else sys.stderr
     handler = _headless_handler(handle.run_dir.path, terminal_lost, stream)
     if not terminal_lost:
@@ -124,7 +156,9 @@ def finish_after_exit(handle: StudyHandle, keep_running: bool, terminal_lost: bo
     package_logger.addHandler(handler)
     progress: threading.Thread | None = None
     try:
-        if keep_running:
+        if handle.cancel_requested:
+            logger.info("the study stops after the current epoch; press Ctrl-C to leave at once")
+        elif keep_running:
             logger.info(
                 "the study goes on headless, writing %s; press Ctrl-C to stop it after the current epoch",
                 handle.run_dir.journal,
@@ -135,17 +169,37 @@ def finish_after_exit(handle: StudyHandle, keep_running: bool, terminal_lost: bo
             handle.cancel(TERMINAL_CLOSED)
         else:
             logger.info("stopping the study after the current epoch")
-            handle.cancel()
-        _wait(handle)
-        if progress is not None:
+            handle.cancel(stop_reason)
+        finished = _wait(handle)
+        if progress is not None and finished:
             # The thread reads the journal to its end before it stops.
             progress.join(timeout=PROGRESS_JOIN_SECONDS)
+        if finished:
+            _log_outcome(handle)
+        return finished
     finally:
         package_logger.removeHandler(handler)
         package_logger.setLevel(level)
         handler.close()
         warnings_logger.removeHandler(warnings_handler)
         warnings_handler.close()
+
+
+def _log_outcome(handle: StudyHandle) -> None:
+    """Log how the study ended and where its reports are, as `--no-tui` shows at its end."""
+    try:
+        events = read_journal(handle.run_dir.journal)
+    except TunescopeError as error:
+        logger.warning("the study's end is unknown: %s", error)
+        return
+    finished = [event for event in events if isinstance(event, StudyFinished)]
+    if not finished:
+        logger.warning(
+            "the study ended without a study_finished record; see %s", handle.run_dir.path / HEADLESS_LOG_NAME
+        )
+        return
+    reason = f" ({finished[-1].reason})" if finished[-1].reason else ""
+    logger.info("study %s%s; reports in %s", finished[-1].status, reason, handle.run_dir.path)
 
 
 def _start_progress_lines(handle: StudyHandle) -> threading.Thread | None:
@@ -173,17 +227,28 @@ def _start_progress_lines(handle: StudyHandle) -> threading.Thread | None:
     return thread
 
 
-def _wait(handle: StudyHandle) -> None:
+def _wait(handle: StudyHandle) -> bool:
+    """Wait for the study's end; return False when a Ctrl-C after the cancel leaves first."""
     while True:
         try:
             # A timed wait keeps the main thread able to take Ctrl-C.
             if handle.finished.wait(timeout=0.5):
-                return
+                return True
         except KeyboardInterrupt:
-            if handle.cancel_requested:
+            if not handle.cancel_requested:
+                logger.info("stopping the study after the current epoch; press Ctrl-C again to leave at once")
+                handle.cancel()
+                continue
+            if not handle.separate_process:
+                # The study trains in this process, which cannot leave without it.
                 raise
-            logger.info("stopping the study after the current epoch; press Ctrl-C again to leave at once")
-            handle.cancel()
+            handle.abandoned.set()
+            logger.warning(
+                "leaving now; the study's process still stops after its current epoch and writes the reports, "
+                "and `tunescope attach %s` shows it",
+                handle.run_dir.path,
+            )
+            return False
 
 
 def _headless_handler(run_dir: Path, terminal_lost: bool, stream: TextIO) -> logging.Handler:

@@ -21,10 +21,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -94,25 +95,31 @@ class StudyProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def events(self, poll_seconds: float = 0.2) -> Iterator[Event]:
-        """Yield the journal's events as the child writes them, until the study ends or the child exits."""
+    def events(self, poll_seconds: float = 0.2, stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
+        """Yield the journal's events as the child writes them, until the study ends, the child exits or `stop()`."""
         process = self._started()
         exited = False
 
         def at_end_of_journal() -> bool:
             # One more pass after the exit is seen reads what the child wrote last.
             nonlocal exited
-            if exited:
+            if exited or stop():
                 return True
             exited = process.poll() is not None
             return False
 
         yield from follow_journal(self.run_dir.journal, stop=at_end_of_journal, poll_seconds=poll_seconds)
 
-    def wait(self) -> int:
-        """Wait for the child to exit, after its reports, and return its exit status."""
+    def wait(self, stop: Callable[[], bool] = lambda: False, poll_seconds: float = 0.5) -> int | None:
+        """Wait for the child to exit, after its reports, and return its exit status; None if `stop()` came first."""
         process = self._started()
-        status = process.wait()
+        while True:
+            try:
+                status = process.wait(timeout=poll_seconds)
+                break
+            except subprocess.TimeoutExpired:
+                if stop():
+                    return None
         with self._lock:
             if process.stdin is not None:
                 process.stdin.close()
@@ -151,16 +158,35 @@ def write_reports_logged(run_dir: RunDir) -> None:
     from tunescope.core.report import write_reports
 
     try:
-        written = write_reports(run_dir)
+        # `write_reports` logs the files it wrote.
+        write_reports(run_dir)
     except (TunescopeError, OSError) as error:
         logger.error("the reports of %s could not be written: %s; run `tunescope report %s`", run_dir.path, error, run_dir.path)
-        return
     except Exception:
         # The journal contains every event, so a bug in the reports must not
         # hide the study's own outcome. The traceback goes to the log.
         logger.exception("the reports of %s could not be written; run `tunescope report %s`", run_dir.path, run_dir.path)
-        return
-    logger.info("reports written: %s", ", ".join(path.name for path in written))
+
+
+def remove_unstarted_run(run_dir: RunDir) -> bool:
+    """Delete a run directory whose study never started, and return whether it was deleted.
+
+    Only a directory with an empty journal that contains nothing but the
+    files the app and the child write before the study starts is deleted,
+    as `tunescope run --no-tui` writes nothing when its data or model fails.
+    """
+    expected = {run_dir.config.name, run_dir.journal.name, run_dir.lock.name, HEADLESS_LOG_NAME, START_ERROR_NAME}
+    try:
+        if run_dir.journal.stat().st_size > 0:
+            return False
+        names = {path.name for path in run_dir.path.iterdir()}
+        if not names <= expected:
+            return False
+        shutil.rmtree(run_dir.path)
+    except OSError as error:
+        logger.warning("the run directory %s of a study that never started was not removed: %s", run_dir.path, error)
+        return False
+    return True
 
 
 # -- the child's side -----------------------------------------------------------

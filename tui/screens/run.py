@@ -42,7 +42,7 @@ from ..messages import (
 )
 from ..settings import AppSettings
 from ..study_handle import HEADLESS_LOG_NAME, RunLogHandler, StudyHandle
-from ..study_process import StudyProcess, write_reports_logged
+from ..study_process import StudyProcess, remove_unstarted_run, write_reports_logged
 from ..widgets.bounds_panel import BoundsPanel
 from ..widgets.heat_map import HeatMap
 from ..widgets.log_pane import LogPane, follow_log_file, level_of_line
@@ -202,7 +202,7 @@ class RunScreen(Screen[None]):
             self.handle.finished.set()
 
     def _run_in_child(self, handle: StudyHandle) -> None:
-        """Start the study's process and queue the events of its journal until it exits."""
+        """Start the study's process and queue the events of its journal until it exits or the person leaves."""
         assert self.experiment is not None
         process = StudyProcess(handle.run_dir, self.experiment.base_dir)
         try:
@@ -211,12 +211,18 @@ class RunScreen(Screen[None]):
             logger.error("the study's process could not start: %s", error)
             self.post_message(StudyAborted(f"the study's process could not start: {error}"))
             return
+        handle.separate_process = True
         handle.attach(process)
-        for event in process.events():
+        for event in process.events(stop=handle.abandoned.is_set):
             self._post_event(event)
-        status = process.wait()
+        status = process.wait(stop=handle.abandoned.is_set)
+        if status is None:
+            # The person left after the app closed, and the process goes on.
+            return
         failure = process.failure()
         if failure:
+            if remove_unstarted_run(handle.run_dir):
+                failure += f" (the run directory {handle.run_dir.path} was removed, since the study never started)"
             self.post_message(StudyAborted(failure))
         elif status != 0 and not handle.ended.is_set():
             self.post_message(
@@ -435,7 +441,11 @@ class RunScreen(Screen[None]):
             self._show_run_state("")
             return
         process = f"the process running this study (pid {owner.pid})" if owner.pid is not None else "the process running this study"
-        text = f"{process} has ended without finishing; `tunescope resume {self.run_dir.path}` continues it"
+        if self.events:
+            text = f"{process} has ended without finishing; `tunescope resume {self.run_dir.path}` continues it"
+        else:
+            # Without a study_started record there is nothing to resume.
+            text = f"{process} has ended before the study started; see {self.run_dir.path / HEADLESS_LOG_NAME}"
         logger.warning("%s", text)
         self._show_run_state(text)
 
