@@ -130,6 +130,40 @@ def test_sigterm_stops_study_and_restores_terminal(tmp_path: Path) -> None:
     assert b"\x1b[?1049l" in screen
 
 
+@pytest.mark.slow
+def test_headless_study_takes_job_control_and_sigterm(tmp_path: Path) -> None:
+    """After the app closes with "keep running", Ctrl-Z and `fg` are harmless and SIGTERM stops the study with its reason."""
+    output = tmp_path / "runs"
+    config = tmp_path / "keep.toml"
+    config.write_text(tiny_experiment(name="keep", output=output, epochs=3, max_trials=MAX_TRIALS))
+    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
+
+    def trial_started() -> bool:
+        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
+
+    command = [sys.executable, "-c", KEEP_RUNNING_LAUNCHER, "run", str(config)]
+    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True) as terminal:
+        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+        terminal.write(b"\x11")
+        terminal.wait_for(lambda: b"Quit tunescope?" in terminal.output, 30, "the quit dialog")
+        # "Keep it running headless" comes first, and focused, with this on-quit setting.
+        terminal.write(b"\r")
+        terminal.wait_for(lambda: b"goes on headless" in terminal.output, 30, "the headless line")
+        terminal.process.send_signal(signal.SIGTSTP)
+        terminal.process.send_signal(signal.SIGCONT)
+        terminal.process.send_signal(signal.SIGTERM)
+        status = terminal.process.wait(timeout=RUN_SECONDS)
+        screen = bytes(terminal.output)
+    run_dir = next(output.glob("*/journal.jsonl")).parent
+
+    events = read_journal(run_dir / "journal.jsonl")
+    assert status == EXIT_TERMINATED, screen[-3000:]
+    assert events[-1].status == STOPPED
+    assert events[-1].reason == TERMINATED
+    assert b"Traceback" not in screen
+    assert b"reports in" in screen
+
+
 # -- the parts, with the fake engine ----------------------------------------------
 
 

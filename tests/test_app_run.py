@@ -491,6 +491,23 @@ def test_finish_after_exit_cannot_leave_thread(tmp_path: Path) -> None:
     assert not handle.abandoned.is_set()
 
 
+def test_finish_after_exit_waits_for_reports_after_end(tmp_path: Path) -> None:
+    """A Ctrl-C after the journaled end does not leave: only the reports are left to write."""
+    handle = cancelled_handle(tmp_path, separate_process=True)
+    journal = Journal(handle.run_dir.journal)
+    journal(StudyFinished(status=STOPPED, seconds=1.0, reason="cancelled by the user"))
+    journal.close()
+    stream = io.StringIO()
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    threading.Timer(0.8, handle.finished.set).start()
+
+    finished = finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
+
+    assert finished is True
+    assert not handle.abandoned.is_set()
+    assert "waiting for its reports" in stream.getvalue()
+
+
 def test_finish_after_exit_waits_for_cancelled(tmp_path: Path) -> None:
     """A study cancelled in the app is only waited for, whatever the on-quit setting, and its end is logged."""
     run_dir = RunDir(tmp_path)

@@ -188,6 +188,24 @@ def run_app(
     hangup = getattr(signal, "SIGHUP", None)
     previous_hangup = signal.signal(hangup, lambda *_: hang_up()) if hangup is not None else None
     previous_terminate = signal.signal(signal.SIGTERM, lambda *_: terminate())
+    # Textual 8.2.8 handles Ctrl-Z and `fg` while it runs and leaves its handlers
+    # installed after it closes, where they fail without its event loop.
+    job_control = [getattr(signal, name) for name in ("SIGTSTP", "SIGCONT") if hasattr(signal, name)]
+    previous_job_control = {signum: signal.getsignal(signum) for signum in job_control}
+    headless_terminated = False
+
+    def terminate_headless(signum: int, frame: object) -> None:
+        # As for `--no-tui`: the first SIGTERM stops the study after its
+        # epoch, and a later one counts as a Ctrl-C that leaves at once.
+        nonlocal headless_terminated
+        study = settings.study
+        if study is not None and not study.cancel_requested:
+            headless_terminated = True
+            logger.info("SIGTERM received; stopping the study after the current epoch")
+            study.cancel(TERMINATED)
+            return
+        raise KeyboardInterrupt
+
     try:
         # Native output stays in the log until the study has ended: the
         # terminal may be gone, or another session's by then.
@@ -200,8 +218,9 @@ def run_app(
                 if hangup is not None:
                     # What the on-quit setting chose now holds, SIGHUP or not.
                     signal.signal(hangup, signal.SIG_IGN)
-                # From now on SIGTERM counts as a Ctrl-C while the study is waited for.
-                signal.signal(signal.SIGTERM, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, terminate_headless)
+                for signum, handler in previous_job_control.items():
+                    signal.signal(signum, handler)
 
             study = settings.study
             if study is not None and study.running:
@@ -209,12 +228,23 @@ def run_app(
                 keep_running = settings.keep_running_on_quit and not app.terminated
                 stop_reason = TERMINATED if app.terminated else ""
                 stream = cast("TextIO | None", terminal)
-                if not finish_after_exit(study, keep_running, terminal_lost, stream=stream, stop_reason=stop_reason):
+                try:
+                    finished = finish_after_exit(study, keep_running, terminal_lost, stream=stream, stop_reason=stop_reason)
+                except KeyboardInterrupt:
+                    # A second signal while the first one's message was
+                    # written, or a study on a thread of this process.
+                    study.abandoned.set()
+                    finished = False
+                if not finished:
                     status = EXIT_INTERRUPTED
+                elif headless_terminated:
+                    status = EXIT_TERMINATED
         loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         loop.close()
         signal.signal(signal.SIGTERM, previous_terminate)
+        for signum, handler in previous_job_control.items():
+            signal.signal(signum, handler)
         if hangup is not None:
             signal.signal(hangup, previous_hangup)
     if status is None:

@@ -235,6 +235,9 @@ def _wait(handle: StudyHandle) -> bool:
             if handle.finished.wait(timeout=0.5):
                 return True
         except KeyboardInterrupt:
+            if handle.check_journal_end():
+                logger.info("the study has ended; waiting for its reports")
+                continue
             if not handle.cancel_requested:
                 logger.info("stopping the study after the current epoch; press Ctrl-C again to leave at once")
                 handle.cancel()

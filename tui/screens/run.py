@@ -422,6 +422,7 @@ class RunScreen(Screen[None]):
 
     def on_study_aborted(self, message: StudyAborted) -> None:
         self._take_events()
+        self._show_run_state(f"the study stopped: {message.message}")
         self.query_one(TunerProgress).study_finished()
         self.show_changes()
         self.notify(message.message, title="The study stopped", severity="error", timeout=30)
