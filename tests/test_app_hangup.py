@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,11 +48,26 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool) -> tuple[int, Path]:
-    """Start a study in the app, close its terminal during a trial, and return the exit status and run directory."""
+@dataclass
+class TinyRun:
+    """The command that opens the app on a tiny real study, with the folder its run goes into."""
+
+    command: list[str]
+    env: dict[str, str]
+    output: Path
+
+    def trial_started(self) -> bool:
+        return any('"epoch_started"' in journal.read_text() for journal in self.output.glob("*/journal.jsonl"))
+
+    def run_dir(self) -> Path:
+        return next(self.output.glob("*/journal.jsonl")).parent
+
+
+def tiny_run(tmp_path: Path, keep_running: bool, epochs: int = 2) -> TinyRun:
+    """Write a tiny experiment and return the `tunescope run` command that opens the app on it."""
     output = tmp_path / "runs"
-    config = tmp_path / "hangup.toml"
-    config.write_text(tiny_experiment(name="hangup", output=output, epochs=2, max_trials=MAX_TRIALS))
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_experiment(name="tiny", output=output, epochs=epochs, max_trials=MAX_TRIALS))
     arguments = ["run", str(config)]
     if keep_running:
         command = [sys.executable, "-c", KEEP_RUNNING_LAUNCHER, *arguments]
@@ -60,15 +76,17 @@ def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool
     env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
+    return TinyRun(command, env, output)
 
-    def trial_started() -> bool:
-        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
 
-    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True, controlling=controlling) as terminal:
-        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+def run_and_close_terminal(tmp_path: Path, keep_running: bool, controlling: bool) -> tuple[int, Path]:
+    """Start a study in the app, close its terminal during a trial, and return the exit status and run directory."""
+    run = tiny_run(tmp_path, keep_running)
+    with PseudoTerminal(run.command, cwd=tmp_path, env=run.env, new_session=True, controlling=controlling) as terminal:
+        terminal.wait_for(run.trial_started, RUN_SECONDS, "a trial started")
         terminal.hang_up()
         status = terminal.process.wait(timeout=RUN_SECONDS)
-    return status, next(output.glob("*/journal.jsonl")).parent
+    return status, run.run_dir()
 
 
 @pytest.mark.slow
@@ -105,21 +123,13 @@ def test_closed_terminal_keeps_study_running(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigterm_stops_study_and_restores_terminal(tmp_path: Path) -> None:
-    output = tmp_path / "runs"
-    config = tmp_path / "term.toml"
-    config.write_text(tiny_experiment(name="term", output=output, epochs=2, max_trials=MAX_TRIALS))
-    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
-
-    def trial_started() -> bool:
-        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
-
-    command = [sys.executable, "-m", "tunescope.tui.cli", "run", str(config)]
-    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True) as terminal:
-        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+    run = tiny_run(tmp_path, keep_running=False)
+    with PseudoTerminal(run.command, cwd=tmp_path, env=run.env, new_session=True) as terminal:
+        terminal.wait_for(run.trial_started, RUN_SECONDS, "a trial started")
         terminal.process.send_signal(signal.SIGTERM)
         status = terminal.process.wait(timeout=RUN_SECONDS)
-        screen = terminal.output
-    run_dir = next(output.glob("*/journal.jsonl")).parent
+        screen = bytes(terminal.output)
+    run_dir = run.run_dir()
 
     events = read_journal(run_dir / "journal.jsonl")
     assert status == EXIT_TERMINATED, (run_dir / "tunescope.log").read_text()[-3000:]
@@ -133,17 +143,9 @@ def test_sigterm_stops_study_and_restores_terminal(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_headless_study_takes_job_control_and_sigterm(tmp_path: Path) -> None:
     """After the app closes with "keep running", Ctrl-Z and `fg` are harmless and SIGTERM stops the study with its reason."""
-    output = tmp_path / "runs"
-    config = tmp_path / "keep.toml"
-    config.write_text(tiny_experiment(name="keep", output=output, epochs=3, max_trials=MAX_TRIALS))
-    env = {**os.environ, "TERM": "xterm-256color", "LANG": "C.UTF-8"}
-
-    def trial_started() -> bool:
-        return any('"epoch_started"' in journal.read_text() for journal in output.glob("*/journal.jsonl"))
-
-    command = [sys.executable, "-c", KEEP_RUNNING_LAUNCHER, "run", str(config)]
-    with PseudoTerminal(command, cwd=tmp_path, env=env, new_session=True) as terminal:
-        terminal.wait_for(trial_started, RUN_SECONDS, "a trial started")
+    run = tiny_run(tmp_path, keep_running=True, epochs=3)
+    with PseudoTerminal(run.command, cwd=tmp_path, env=run.env, new_session=True) as terminal:
+        terminal.wait_for(run.trial_started, RUN_SECONDS, "a trial started")
         terminal.write(b"\x11")
         terminal.wait_for(lambda: b"Quit tunescope?" in terminal.output, 30, "the quit dialog")
         # "Keep it running headless" comes first, and focused, with this on-quit setting.
@@ -154,9 +156,8 @@ def test_headless_study_takes_job_control_and_sigterm(tmp_path: Path) -> None:
         terminal.process.send_signal(signal.SIGTERM)
         status = terminal.process.wait(timeout=RUN_SECONDS)
         screen = bytes(terminal.output)
-    run_dir = next(output.glob("*/journal.jsonl")).parent
 
-    events = read_journal(run_dir / "journal.jsonl")
+    events = read_journal(run.run_dir() / "journal.jsonl")
     assert status == EXIT_TERMINATED, screen[-3000:]
     assert events[-1].status == STOPPED
     assert events[-1].reason == TERMINATED
