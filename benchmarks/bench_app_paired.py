@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from _machine import describe_machine
+from tunescope.core.store import create_run_dir
 from bench_app_overhead import (
     DEFAULT_TERMINAL_SIZE,
     GOAL_RATIO,
@@ -55,10 +56,28 @@ _TAIL_BYTES = 16384
 _NO_TUI_TIMEOUT_SECONDS = 3600.0
 
 
+def run_bare_study_process(config: Path, out: Path, core: int) -> float:
+    """Run the app's study process alone on `core`, with no app, and return its search seconds."""
+    run_dir = create_run_dir("bare", config.read_text(encoding="utf-8"), out.parent, out)
+    run_dir.journal.touch()
+    status = subprocess.run(
+        ["taskset", "-c", str(core), sys.executable, "-m", "tunescope.tui.study_process", str(run_dir.path),
+         "--config-dir", str(config.parent)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        timeout=_NO_TUI_TIMEOUT_SECONDS, start_new_session=True,
+    ).returncode
+    if status != 0:
+        raise SystemExit(f"the study process exited with status {status}; see {run_dir.path / 'tunescope.log'}")
+    return journal_times(run_dir.path)[0]
+
+
 def run_pair(
-    command: list[str], app_command: list[str], config: Path, root: Path, repeat: int, cores: tuple[int, int]
+    command: list[str], app_command: list[str] | None, config: Path, root: Path, repeat: int, cores: tuple[int, int]
 ) -> tuple[float, float]:
-    """Run no-tui on `cores[0]` and the app on `cores[1]` at once; return their search seconds."""
+    """Run no-tui on `cores[0]` and the app (or with no `app_command` the bare study process) on `cores[1]` at once.
+
+    Return the two search times, the app's first.
+    """
     no_tui_core, app_core = cores
     no_tui_out = root / f"no-tui-{repeat}"
     app_out = root / f"app-{repeat}"
@@ -69,7 +88,11 @@ def run_pair(
             stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=root,
         )
         try:
-            app = run_app_on_terminal(["taskset", "-c", str(app_core), *app_command], config, app_out, DEFAULT_TERMINAL_SIZE)
+            if app_command is None:
+                app_seconds = run_bare_study_process(config, app_out, app_core)
+            else:
+                app_terminal = ["taskset", "-c", str(app_core), *app_command]
+                app_seconds = run_app_on_terminal(app_terminal, config, app_out, DEFAULT_TERMINAL_SIZE).search_seconds
             status = no_tui.wait(timeout=_NO_TUI_TIMEOUT_SECONDS)
         finally:
             if no_tui.poll() is None:
@@ -78,12 +101,16 @@ def run_pair(
     if status != 0:
         tail = log.read_bytes()[-_TAIL_BYTES:].decode("utf-8", "replace")
         raise SystemExit(f"tunescope run --no-tui exited with status {status}. Its output ended with:\n{tail}")
-    return app.search_seconds, journal_times(no_tui_out)[0]
+    return app_seconds, journal_times(no_tui_out)[0]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_study_arguments(parser, repeats=8)
+    parser.add_argument(
+        "--no-app", action="store_true",
+        help="run the app's study process alone in the app's place, to compare it with --no-tui",
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
         parser.error("this benchmark needs Linux with the taskset command")
@@ -100,10 +127,20 @@ def main() -> int:
         f"at once on cores {cores[0]} and {cores[1]}, swapped each repeat"
     )
 
-    print("the app's study: " + ("on a thread of the app (--study-thread)" if args.study_thread else "in a child process"))
+    if args.no_app and args.study_thread:
+        parser.error("--no-app runs no app, so --study-thread does not apply")
+    if args.no_app:
+        print("in the app's place: its study process alone (--no-app)")
+    else:
+        print("the app's study: " + ("on a thread of the app (--study-thread)" if args.study_thread else "in a child process"))
 
+    label = "study process" if args.no_app else "app"
     command = tunescope_command()
-    app_command = [sys.executable, "-c", STUDY_THREAD_LAUNCHER] if args.study_thread else command
+    app_command: list[str] | None = command
+    if args.study_thread:
+        app_command = [sys.executable, "-c", STUDY_THREAD_LAUNCHER]
+    elif args.no_app:
+        app_command = None
     ratios = []
     with tempfile.TemporaryDirectory(prefix="tunescope-app-paired-") as folder:
         root = Path(folder)
@@ -115,7 +152,7 @@ def main() -> int:
             ratios.append(app_seconds / no_tui_seconds)
             print(
                 f"repeat {repeat + 1} ({time.perf_counter() - started:.0f} s): no-tui on core {pair[0]} "
-                f"{no_tui_seconds:.2f} s, app on core {pair[1]} {app_seconds:.2f} s ({ratios[-1]:.3f}x)"
+                f"{no_tui_seconds:.2f} s, {label} on core {pair[1]} {app_seconds:.2f} s ({ratios[-1]:.3f}x)"
             )
     print_search_ratios(ratios)
     print(f"median app / no-tui: {statistics.median(ratios):.3f}x (goal <= {GOAL_RATIO}x)")
