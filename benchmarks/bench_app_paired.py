@@ -22,6 +22,10 @@ Each study thus trains on one core. The cores swap between repeats, which
 cancels a difference between the two cores. Each repeat prints the two search times
 (the sum of the tuners' search times in each journal) and their ratio;
 the end prints the median and a bootstrap 95% interval of the median.
+
+With `--no-app`, the app's study process runs alone in the app's place
+(`python -m tunescope.tui.study_process RUN_DIR`), which separates what the
+child process costs from what the app costs.
 """
 
 from __future__ import annotations
