@@ -552,7 +552,7 @@ async def test_quit_after_cancel_does_not_ask(tmp_path: Path, monkeypatch: pytes
 
 
 def test_handle_reads_end_from_journal(tmp_path: Path) -> None:
-    """The quit check sees a journaled end that the follower has not passed on yet."""
+    """The quit check finds a journaled end that the follower has not passed on yet."""
     handle = StudyHandle(RunDir(tmp_path))
     assert handle.check_journal_end() is False
 

@@ -120,7 +120,7 @@ class TunescopeApp(App[int]):
         self.push_screen(self._quit_dialog, answered)
 
     def on_study_ended(self, message: StudyEnded) -> None:
-        """Close a quit dialog that asks about the study's fate, since the study has ended meanwhile."""
+        """Close an open quit dialog about the study's fate, since the study has ended meanwhile."""
         dialog = self._quit_dialog
         self._quit_dialog = None
         if dialog is not None and dialog.is_active:

@@ -44,12 +44,16 @@ class RunLogHandler(logging.FileHandler):
         self.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
 
 
-class StudyLike(Protocol):
+class Cancellable(Protocol):
+    """A study that the handle can cancel: a `Study` on a thread, or a `StudyProcess`."""
+
+    def cancel(self, reason: str = "") -> None: ...
+
+
+class StudyLike(Cancellable, Protocol):
     """The part of `tunescope.core.study.Study` that the app calls."""
 
     def run(self) -> object: ...
-
-    def cancel(self, reason: str = "") -> None: ...
 
 
 class StudyHandle:
@@ -71,11 +75,11 @@ class StudyHandle:
         # True when the study runs in a process of its own, which can be left running.
         self.separate_process = False
         self._lock = threading.Lock()
-        self._study: StudyLike | None = None
+        self._study: Cancellable | None = None
         self._cancel_requested = False
         self._stop_reason = ""
 
-    def attach(self, study: StudyLike) -> None:
+    def attach(self, study: Cancellable) -> None:
         with self._lock:
             self._study = study
             cancel = self._cancel_requested

@@ -180,7 +180,7 @@ class HeatMap(Widget):
     def show_changes(self) -> None:
         """Recompute and redraw the map if trials landed since the last call and the map is on screen.
 
-        On a narrow screen the map is hidden until the person asks for it,
+        On a narrow screen the map is hidden until the person presses m,
         and `on_show` then catches up.
         """
         if self._stale and self.is_on_screen:
