@@ -219,31 +219,72 @@ def _parse_line(line: str) -> Event | None:
         return None
 
 
+class JournalTail:
+    """A reader of the events another process appends to a journal, a batch per call, without waiting.
+
+    A line still being written is held back until its newline arrives, and
+    nothing after a `StudyFinished` event is read. A journal that does not
+    exist yet reads as empty. Not thread-safe: one reader calls `read`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.finished = False
+        self._handle: Any = None
+        self._pending = ""
+
+    def read(self) -> list[Event]:
+        """Return the events appended since the last call, oldest first."""
+        if self.finished:
+            return []
+        if self._handle is None:
+            try:
+                self._handle = open(self.path, encoding="utf-8")
+            except FileNotFoundError:
+                return []
+        events: list[Event] = []
+        for line in self._handle:
+            self._pending += line
+            if not self._pending.endswith("\n"):
+                break
+            event = _parse_line(self._pending)
+            self._pending = ""
+            if event is None:
+                continue
+            events.append(event)
+            if isinstance(event, StudyFinished):
+                self.close()
+                self.finished = True
+                break
+        return events
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
 def follow_journal(path: Path, stop: Callable[[], bool], poll_seconds: float = 0.2) -> Iterator[Event]:
     """Yield a journal's events as another process appends them.
 
-    Ends after a `StudyFinished` event, or when `stop()` returns True. A line
-    still being written is held back until its newline arrives.
+    Ends after a `StudyFinished` event, or when `stop()` returns True after
+    the journal has been read to its end. A line still being written is
+    held back until its newline arrives.
     """
-    with open(path, encoding="utf-8") as handle:
-        pending = ""
+    tail = JournalTail(path)
+    try:
         while True:
-            chunk = handle.readline()
-            if chunk:
-                pending += chunk
-                if not pending.endswith("\n"):
-                    continue
-                event = _parse_line(pending)
-                pending = ""
-                if event is None:
-                    continue
-                yield event
-                if isinstance(event, StudyFinished):
-                    return
+            events = tail.read()
+            yield from events
+            if tail.finished:
+                return
+            if events:
                 continue
             if stop():
                 return
             time.sleep(poll_seconds)
+    finally:
+        tail.close()
 
 
 class RunLock:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -17,8 +15,8 @@ from tunescope.core.events import CANCELLED, COMPLETED, FAILED, STOPPED, EpochEn
 from tunescope.core.explain.ascii import ASCII_RAMP, UNICODE_RAMP
 from tunescope.core.explain.grid import objective_grid
 from tunescope.core.space import HyperParameter, SearchSpace
+from tunescope.tui.log_file import LogTail, level_of_line
 from tunescope.tui.widgets.heat_map import draw_grid, level_of, pairs_of
-from tunescope.tui.widgets.log_pane import follow_log_file, level_of_line
 from tunescope.tui.widgets.trial_detail import detail_text
 from tunescope.tui.widgets.trial_table import FIELDS, INTERRUPTED, TrialRecord, TrialTable, hyperparameter_text, lay_out
 from tunescope.tui.widgets.tuner_progress import TunerProgress, TunerState, seconds_left
@@ -160,63 +158,68 @@ def test_level_of_line_reads_file_format() -> None:
     assert level_of_line('  File "study.py", line 3', previous=logging.ERROR) == logging.ERROR
 
 
-def give_up_after(seconds: float) -> Callable[[], bool]:
-    """Return a stop function for `follow_log_file`, so a failing test ends instead of hanging."""
-    deadline = time.monotonic() + seconds
-    return lambda: time.monotonic() > deadline
-
-
-def read_lines(lines: Iterator[str], count: int) -> list[str]:
-    return [next(lines) for _ in range(count)]
-
-
-def test_follow_log_file_waits_for_file(tmp_path: Path) -> None:
+def test_log_tail_waits_for_file(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
-    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
-    threading.Timer(0.1, lambda: path.write_text("first\nsecond\n", encoding="utf-8")).start()
-    assert read_lines(lines, 2) == ["first", "second"]
+    tail = LogTail(path)
+    assert tail.read() == []
+    path.write_text("first\nsecond\n", encoding="utf-8")
+    assert tail.read() == ["first", "second"]
+    assert tail.read() == []
 
 
-def test_follow_log_file_holds_partial_line(tmp_path: Path) -> None:
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def test_log_tail_holds_partial_line(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
     path.write_text("one\ntw", encoding="utf-8")
-    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
-    assert next(lines) == "one"
-
-    def finish_line() -> None:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write("o\n")
-
-    threading.Timer(0.1, finish_line).start()
-    assert next(lines) == "two"
+    tail = LogTail(path)
+    assert tail.read() == ["one"]
+    assert tail.read() == []
+    append(path, "o\nthree\n")
+    assert tail.read() == ["two", "three"]
 
 
-def test_follow_log_file_rereads_truncated_file(tmp_path: Path) -> None:
+def test_log_tail_reads_at_most_max_lines(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("".join(f"line {number}\n" for number in range(5)), encoding="utf-8")
+    tail = LogTail(path)
+    assert tail.read(max_lines=3) == ["line 0", "line 1", "line 2"]
+    assert tail.read(max_lines=3) == ["line 3", "line 4"]
+
+
+def test_log_tail_rereads_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
     path.write_text("old line one\nold line two\n", encoding="utf-8")
-    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
-    assert read_lines(lines, 2) == ["old line one", "old line two"]
+    tail = LogTail(path)
+    assert tail.read() == ["old line one", "old line two"]
     path.write_text("new\n", encoding="utf-8")
-    assert next(lines) == "new"
+    assert tail.read() == ["new"]
 
 
-def test_follow_log_file_follows_rotation(tmp_path: Path) -> None:
+def test_log_tail_follows_rotation(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
     path.write_text("before\n", encoding="utf-8")
-    lines = follow_log_file(path, stop=give_up_after(5.0), poll_seconds=0.01)
-    assert next(lines) == "before"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("last of old\n")
+    tail = LogTail(path)
+    assert tail.read() == ["before"]
+    append(path, "last of old\n")
     path.rename(tmp_path / "tunescope.log.1")
     path.write_text("first of new\n", encoding="utf-8")
-    assert read_lines(lines, 2) == ["last of old", "first of new"]
+    assert tail.read() == ["last of old", "first of new"]
 
 
-def test_follow_log_file_stops(tmp_path: Path) -> None:
-    stopped = threading.Event()
-    lines = follow_log_file(tmp_path / "missing.log", stop=stopped.is_set, poll_seconds=0.01)
-    threading.Timer(0.1, stopped.set).start()
-    assert list(lines) == []
+def test_log_tail_passes_a_removed_file_on_to_its_successor(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("kept\nunfinish", encoding="utf-8")
+    tail = LogTail(path)
+    assert tail.read() == ["kept"]
+    path.unlink()
+    assert tail.read() == ["unfinish"]
+    path.write_text("again\n", encoding="utf-8")
+    assert tail.read() == ["again"]
+    tail.close()
 
 
 def test_lay_out_crops_and_aligns() -> None:

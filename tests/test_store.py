@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from tunescope.core.errors import RunDirError
 from tunescope.core.events import StudyFinished, TrialFinished, TunerStarted, event_from_dict
-from tunescope.core.store import Journal, create_run_dir, follow_journal, open_run_dir, read_journal
+from tunescope.core.store import Journal, JournalTail, create_run_dir, follow_journal, open_run_dir, read_journal
 
 
 def trial(number: int) -> TrialFinished:
@@ -73,6 +74,26 @@ def test_out_must_be_new_or_empty(tmp_path: Path) -> None:
 def test_open_run_dir_rejects_plain_folder(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match="not a tunescope run directory"):
         open_run_dir(tmp_path)
+
+
+def test_journal_tail_reads_complete_lines_up_to_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    tail = JournalTail(path)
+    assert tail.read() == []
+    one, two, finished = trial(1), trial(2), StudyFinished("finished", 2.0)
+    line_one, line_two = (json.dumps(event.to_dict()) + "\n" for event in (one, two))
+    path.write_text(line_one + "not json\n" + line_two[:10], encoding="utf-8")
+    assert tail.read() == [one]
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line_two[10:])
+    assert tail.read() == [two]
+    journal = Journal(path)
+    journal(finished)
+    journal(trial(3))
+    journal.close()
+    assert tail.read() == [finished]
+    assert tail.finished
+    assert tail.read() == []
 
 
 def test_follow_journal_sees_appended_events(tmp_path: Path) -> None:

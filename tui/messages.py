@@ -1,8 +1,8 @@
 """Typed Textual messages that carry the engine's events into the app.
 
-The run screen queues the events of its study's thread and of the journal
-follower, and its redraw timer hands each one, wrapped in its message here,
-to the handler a posted message would reach. Other messages here are posted
+The run screen queues the events of its study's thread or of the journal it
+reads, and its redraw timer hands each one, wrapped in its message here, to
+the handler a posted message would reach. Other messages here are posted
 as usual. Epoch messages of one trial replace each other in a queue, so a
 flood of posted epoch updates is handled once instead of hundreds of times.
 """
@@ -25,7 +25,6 @@ from tunescope.core.events import (
     TunerFinished,
     TunerStarted,
 )
-from tunescope.core.store import RunOwner
 
 
 class EngineMessage(Message):
@@ -144,11 +143,3 @@ class LogRecorded(Message):
         super().__init__()
         self.text = text
         self.levelno = levelno
-
-
-class OwnerChecked(Message):
-    """Whether a process still runs the study that attach mode follows: `owner.alive` is False once none does."""
-
-    def __init__(self, owner: RunOwner) -> None:
-        super().__init__()
-        self.owner = owner

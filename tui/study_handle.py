@@ -98,10 +98,10 @@ class StudyHandle:
             study.cancel(reason)
 
     def check_journal_end(self) -> bool:
-        """Return whether the study has ended, reading the journal for an end its follower has not passed on yet.
+        """Return whether the study has ended, reading the journal for an end the run screen has not read yet.
 
-        A study in a child process journals its end up to one poll of the
-        follower before `ended` is set, and a quit in that moment must not
+        A study in a child process journals its end up to one redraw of the
+        run screen before `ended` is set, and a quit in that moment must not
         ask about a study that is over.
         """
         if not self.ended.is_set():

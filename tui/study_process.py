@@ -72,7 +72,7 @@ class StudyProcess:
 
     def start(self) -> None:
         """Start the child; its native output and tracebacks go to the run's log file."""
-        # The follower opens the journal before the child has written to it.
+        # The run screen opens the journal before the child has written to it.
         self.run_dir.journal.touch(exist_ok=True)
         self.error_path.unlink(missing_ok=True)
         command = [self.python, "-m", "tunescope.tui.study_process", str(self.run_dir.path), "--error-file", str(self.error_path)]
@@ -110,20 +110,29 @@ class StudyProcess:
 
         yield from follow_journal(self.run_dir.journal, stop=at_end_of_journal, poll_seconds=poll_seconds)
 
-    def wait(self, stop: Callable[[], bool] = lambda: False, poll_seconds: float = 0.5) -> int | None:
-        """Wait for the child to exit, after its reports, and return its exit status; None if `stop()` came first."""
+    def wait(self, stop: Callable[[], bool] = lambda: False, poll_seconds: float = 1.0) -> int | None:
+        """Wait for the child to exit, after its reports, and return its exit status; None if `stop()` came first.
+
+        `stop` is called every `poll_seconds`. A daemon thread blocks in
+        `waitpid` meanwhile, because `Popen.wait` with a timeout polls the
+        child at least every 50 ms (CPython 3.11's subprocess.py), and each
+        wake-up takes time from the study.
+        """
         process = self._started()
-        while True:
-            try:
-                status = process.wait(timeout=poll_seconds)
-                break
-            except subprocess.TimeoutExpired:
-                if stop():
-                    return None
+        exited = threading.Event()
+
+        def reap() -> None:
+            process.wait()
+            exited.set()
+
+        threading.Thread(target=reap, name="tunescope-study-reaper", daemon=True).start()
+        while not exited.wait(timeout=poll_seconds):
+            if stop():
+                return None
         with self._lock:
             if process.stdin is not None:
                 process.stdin.close()
-        return status
+        return process.returncode
 
     def failure(self) -> str:
         """Return, after `wait`, the reason the study could not start, or "" when the child wrote none."""

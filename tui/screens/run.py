@@ -15,21 +15,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from tunescope.core.config import Experiment, Objective, parse_experiment
 from tunescope.core.errors import TunescopeError
 from tunescope.core.events import FAILED, FINISHED, Event, StudyFinished
 from tunescope.core.space import SearchSpace
-from tunescope.core.store import Journal, RunDir, RunLock, RunOwner, follow_journal, run_owner
+from tunescope.core.store import Journal, JournalTail, RunDir, RunLock, RunOwner, run_owner
 
 from ..messages import (
     DeviceFound,
     EngineMessage,
     EpochBegan,
     EpochCompleted,
-    LogRecorded,
-    OwnerChecked,
     RoundClosed,
     StudyAborted,
     StudyBegan,
@@ -41,11 +39,12 @@ from ..messages import (
     message_for,
 )
 from ..settings import AppSettings
+from ..log_file import LogTail, level_of_line
 from ..study_handle import HEADLESS_LOG_NAME, RunLogHandler, StudyHandle
 from ..study_process import StudyProcess, remove_unstarted_run, write_reports_logged
 from ..widgets.bounds_panel import BoundsPanel
 from ..widgets.heat_map import HeatMap
-from ..widgets.log_pane import LogPane, follow_log_file, level_of_line
+from ..widgets.log_pane import LogPane
 from ..widgets.trial_detail import TrialDetail
 from ..widgets.trial_table import TrialTable
 from ..widgets.tuner_progress import TunerProgress
@@ -53,15 +52,20 @@ from .confirm import ConfirmDialog
 
 logger = logging.getLogger(__name__)
 
-# Seconds between redraws of the table, progress, heat map and detail panel,
-# which also handle the engine events queued since the last one. Training a
-# small model is bound by Python's interpreter lock, so each wake-up of the
-# app's thread slows it down.
+# Seconds between redraws of the table, progress, heat map and detail panel.
+# Each redraw first reads what the study's process appended to the journal
+# and the log file, and handles the engine events queued since the last one.
+# The study's process shares the machine's cores with the app, so the app
+# wakes once per redraw and has no threads that poll the files.
 REFRESH_SECONDS = 1.0
 
 # Seconds between checks, in attach mode, that a process still runs the
 # followed study. Each check tries the run's lock for an instant.
 OWNER_CHECK_SECONDS = 3.0
+
+# The maximum number of log file lines one redraw adds to the log pane. A long log
+# attached to fills the pane over a few redraws instead of freezing one.
+LOG_LINES_PER_REDRAW = 500
 
 
 class RunScreen(Screen[None]):
@@ -70,12 +74,12 @@ class RunScreen(Screen[None]):
     Built with `live` it starts a study in a child process and follows its
     journal (or, with `settings.study_factory`, runs it on a thread worker);
     built with `attached` it follows the journal of a study that another
-    process runs. Either way the engine's events wait in a queue, and every
-    `REFRESH_SECONDS` the screen handles them as their messages and redraws
-    what they changed. Unless the study runs on a thread of the app, the
-    screen also shows the lines of the run's log file. `clock` (monotonic
-    seconds) advances the time-left estimates between events, and tests
-    pass a fixed one.
+    process runs. Every `REFRESH_SECONDS` the screen reads what was appended
+    to the journal and to the run's log file, handles the engine events as
+    their messages and redraws what they changed. A study on a thread worker
+    queues its events for the same redraw, and its log lines reach the pane
+    through logging. `clock` (monotonic seconds) advances the time-left
+    estimates between events, and tests pass a fixed one.
     """
 
     CSS_PATH = "run.tcss"
@@ -106,10 +110,16 @@ class RunScreen(Screen[None]):
         self.events: list[Event] = []
         self.finished: StudyFinished | None = None
         self.device = ""
-        # Engine events from the study's or the journal follower's thread,
-        # handled by the redraw timer. Appending to and popping from a deque
-        # are thread-safe.
+        # Engine events from the study's thread or the journal, handled by
+        # the redraw timer. Appending to and popping from a deque are
+        # thread-safe.
         self._inbox: deque[Event] = deque()
+        # Read by the redraw timer while another process writes the files.
+        self._journal_tail: JournalTail | None = None
+        self._log_tail: LogTail | None = None
+        self._log_level = logging.INFO
+        self._owner: RunOwner | None = None
+        self._next_owner_check = 0.0
         self._handlers: dict[type[EngineMessage], Callable[[Any], None]] = {
             StudyBegan: self.on_study_began,
             TunerBegan: self.on_tuner_began,
@@ -163,11 +173,12 @@ class RunScreen(Screen[None]):
             # tenth of a second, which would slow the first trial down.
             self.call_after_refresh(self._start_study)
         else:
-            self.follow_journal()
-            self.follow_log(self.query_one(LogPane))
+            self._follow_files()
+            self.show_changes()
 
     def show_changes(self) -> None:
-        """Handle the queued engine events and redraw the widgets whose records changed since the last call."""
+        """Read the followed files, handle the engine events and redraw the widgets whose records changed."""
+        self._read_files()
         self._take_events()
         table = self.query_one(TrialTable)
         changed = table.show_changes()
@@ -180,41 +191,75 @@ class RunScreen(Screen[None]):
     # -- workers ---------------------------------------------------------------
 
     def _start_study(self) -> None:
-        assert self.handle is not None
+        """Start the study's process, or with `settings.study_factory` its thread, and the worker that waits for it."""
+        handle = self.handle
+        assert handle is not None and self.experiment is not None
         # Quitting waits for the study named here, so it is named only once its worker starts.
-        self.settings.study = self.handle
-        self.run_study()
-        if self.settings.study_factory is None:
-            # The child process writes its log lines to the run's log file.
-            self.follow_log(self.query_one(LogPane))
+        self.settings.study = handle
+        if self.settings.study_factory is not None:
+            self.run_study(None)
+            return
+        process = StudyProcess(handle.run_dir, self.experiment.base_dir)
+        try:
+            process.start()
+        except OSError as error:
+            handle.finished.set()
+            logger.error("the study's process could not start: %s", error)
+            self.post_message(StudyAborted(f"the study's process could not start: {error}"))
+            return
+        handle.separate_process = True
+        handle.attach(process)
+        # `start` has created the journal and the log file. Opening them now
+        # keeps their lines readable after a study that cannot start has its
+        # run directory removed, which can happen before the next redraw.
+        self._follow_files()
+        self._read_files()
+        self.run_study(process)
+
+    def _follow_files(self) -> None:
+        self._journal_tail = JournalTail(self.run_dir.journal)
+        self._log_tail = LogTail(self.run_dir.path / HEADLESS_LOG_NAME)
+
+    def _read_files(self) -> None:
+        """Queue the journal's new events, show the log file's new lines and, in attach mode, check the study's process."""
+        self._read_journal()
+        if self._log_tail is not None:
+            pane = self.query_one(LogPane)
+            for line in self._log_tail.read(LOG_LINES_PER_REDRAW):
+                self._log_level = level_of_line(line, self._log_level)
+                pane.add_line(line, self._log_level)
+        if self.handle is None and self._journal_tail is not None and not self._journal_tail.finished:
+            now = time.monotonic()
+            if now >= self._next_owner_check:
+                self._next_owner_check = now + OWNER_CHECK_SECONDS
+                self._check_owner()
+
+    def on_unmount(self) -> None:
+        for tail in (self._journal_tail, self._log_tail):
+            if tail is not None:
+                tail.close()
+
+    def _read_journal(self) -> None:
+        if self._journal_tail is not None:
+            for event in self._journal_tail.read():
+                self._post_event(event)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="study")
-    def run_study(self) -> None:
-        """Run the study, in a child process or with a given factory on this worker thread; only messages leave it."""
+    def run_study(self, process: StudyProcess | None) -> None:
+        """Wait for the study's `process`, or without one run the study on this worker thread; only messages leave it."""
         assert self.handle is not None
         try:
-            if self.settings.study_factory is None:
-                self._run_in_child(self.handle)
+            if process is not None:
+                self._wait_for_child(self.handle, process)
             else:
                 self._run_here(self.handle)
         finally:
             # The quit logic waits on this, so it is set whatever failed above.
             self.handle.finished.set()
 
-    def _run_in_child(self, handle: StudyHandle) -> None:
-        """Start the study's process and queue the events of its journal until it exits or the person leaves."""
-        assert self.experiment is not None
-        process = StudyProcess(handle.run_dir, self.experiment.base_dir)
-        try:
-            process.start()
-        except OSError as error:
-            logger.error("the study's process could not start: %s", error)
-            self.post_message(StudyAborted(f"the study's process could not start: {error}"))
-            return
-        handle.separate_process = True
-        handle.attach(process)
-        for event in process.events(stop=handle.abandoned.is_set):
-            self._post_event(event)
+    def _wait_for_child(self, handle: StudyHandle, process: StudyProcess) -> None:
+        """Wait for the study's process to exit, or for the person to leave, and report a study that did not end."""
+        # The redraws read its journal meanwhile.
         status = process.wait(stop=handle.abandoned.is_set)
         if status is None:
             # The person left after the app closed, and the process goes on.
@@ -282,46 +327,10 @@ class RunScreen(Screen[None]):
             message = message_for(event)
             self._handlers[type(message)](message)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="study")
-    def follow_journal(self) -> None:
-        """Post the journal's events as another process appends them, until the study ends.
-
-        Whenever the follower has read to the end of the journal, and at
-        most every `OWNER_CHECK_SECONDS`, it checks whether a process still
-        holds the run's lock, and posts `OwnerChecked` when the result changes.
-        """
-        worker = get_current_worker()
-        previous: RunOwner | None = None
-        next_check = 0.0
-
-        def at_end_of_journal() -> bool:
-            nonlocal previous, next_check
-            if worker.is_cancelled:
-                return True
-            now = time.monotonic()
-            if now >= next_check:
-                next_check = now + OWNER_CHECK_SECONDS
-                owner = run_owner(self.run_dir)
-                if previous is None or owner.alive != previous.alive:
-                    previous = owner
-                    self.post_message(OwnerChecked(owner))
-            return False
-
-        for event in follow_journal(self.run_dir.journal, stop=at_end_of_journal):
-            self._inbox.append(event)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log")
-    def follow_log(self, pane: LogPane) -> None:
-        """Post the lines of the run's log file to `pane` as the study's process writes them."""
-        worker = get_current_worker()
-        level = logging.INFO
-        for line in follow_log_file(self.run_dir.path / HEADLESS_LOG_NAME, stop=lambda: worker.is_cancelled):
-            level = level_of_line(line, level)
-            pane.post_message(LogRecorded(line, level))
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "study" or not event.worker.is_finished:
             return
+        self._read_files()
         self._take_events()
         # Cancel and Setup depend on whether the study still runs.
         self.refresh_bindings()
@@ -421,6 +430,7 @@ class RunScreen(Screen[None]):
         self.refresh_bindings()
 
     def on_study_aborted(self, message: StudyAborted) -> None:
+        self._read_files()
         self._take_events()
         self._show_run_state(f"the study stopped: {message.message}")
         self.query_one(TunerProgress).study_finished()
@@ -428,13 +438,22 @@ class RunScreen(Screen[None]):
         self.notify(message.message, title="The study stopped", severity="error", timeout=30)
         self.refresh_bindings()
 
-    def on_owner_checked(self, message: OwnerChecked) -> None:
-        # The follower reads the journal to its end before each check, so
-        # the study's end, if journaled, is in the queue.
+    def _check_owner(self) -> None:
+        """Show whether a process still holds the attached run's lock, when that has changed since the last check.
+
+        It is called after the journal has been read to its end, so a study
+        that ended has its end queued.
+        """
+        owner = run_owner(self.run_dir)
+        if self._owner is not None and owner.alive == self._owner.alive:
+            return
+        self._owner = owner
+        if owner.alive is False:
+            # The process may have journaled its end after the last read.
+            self._read_journal()
         self._take_events()
         if self.finished is not None:
             return
-        owner = message.owner
         ended = owner.alive is False
         self.query_one(TunerProgress).set_owner_ended(ended)
         self.query_one(TrialTable).set_process_ended(ended)
