@@ -628,3 +628,23 @@ def test_app_start_skips_tensorflow() -> None:
     assert output[1] == "False"
     assert output[2] == "False"
     assert output[3] == "False"
+
+
+@run_async
+async def test_hidden_setup_stops_blinking() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = setup_screen(app)
+        field = screen.query(Input).first()
+        field.focus()
+        await pilot.pause()
+        assert field.cursor_blink is True
+
+        app.push_screen(PathPrompt("Save as", Path("experiment.toml")))
+        await pilot.pause()
+        assert field.cursor_blink is False
+
+        app.pop_screen()
+        await pilot.pause()
+        assert field.cursor_blink is True

@@ -278,6 +278,16 @@ class SetupScreen(Screen[None]):
         if self.start:
             self.call_later(self.action_run)
 
+    def on_screen_suspend(self) -> None:
+        # A focused Input keeps its cursor's blink timer running under the
+        # run screen, and each tick wakes the app, which takes time from the study.
+        if isinstance(self.focused, Input):
+            self.focused.cursor_blink = False
+
+    def on_screen_resume(self) -> None:
+        if isinstance(self.focused, Input):
+            self.focused.cursor_blink = True
+
     def _read(self, path: Path) -> dict[str, Any] | None:
         """Parse the TOML at `path`; on failure note the loader's message and return None."""
         try:
