@@ -26,6 +26,11 @@ the end prints the median and a bootstrap 95% interval of the median.
 With `--no-app`, the app's study process runs alone in the app's place
 (`python -m tunescope.tui.study_process RUN_DIR`), which separates what the
 child process costs from what the app costs.
+
+By default `--no-tui` writes plain lines to a file, as under `nohup` or in
+CI, which is its cheapest view. With `--no-tui-terminal` it runs in an
+80x24 pseudo-terminal too and draws its Rich live table there, as a person
+watching it over SSH would run it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +60,7 @@ from bench_app_overhead import (
     tunescope_command,
     write_config,
 )
+from _pty import drain_until_exit, spawn_on_terminal, terminal_environment
 
 # The end of the no-tui run's output kept for error messages.
 _TAIL_BYTES = 16384
@@ -75,8 +82,39 @@ def run_bare_study_process(config: Path, out: Path, core: int) -> float:
     return journal_times(run_dir.path)[0]
 
 
+class NoTuiOnTerminal:
+    """`tunescope run --no-tui` in a pseudo-terminal, its output read and dropped by a thread so that it never blocks."""
+
+    def __init__(self, command: list[str], root: Path) -> None:
+        columns, lines = DEFAULT_TERMINAL_SIZE
+        self.process, self._primary = spawn_on_terminal(
+            command, columns=columns, lines=lines, cwd=root, env=terminal_environment(columns, lines)
+        )
+        self._status: list[int] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        try:
+            self._status.append(drain_until_exit(self._primary, self.process, _NO_TUI_TIMEOUT_SECONDS))
+        finally:
+            os.close(self._primary)
+
+    def wait(self, timeout: float) -> int:
+        self._reader.join(timeout)
+        if not self._status:
+            raise subprocess.TimeoutExpired(self.process.args, timeout)
+        return self._status[0]
+
+
 def run_pair(
-    command: list[str], app_command: list[str] | None, config: Path, root: Path, repeat: int, cores: tuple[int, int]
+    command: list[str],
+    app_command: list[str] | None,
+    config: Path,
+    root: Path,
+    repeat: int,
+    cores: tuple[int, int],
+    no_tui_terminal: bool = False,
 ) -> tuple[float, float]:
     """Run no-tui on `cores[0]` and the app (or with no `app_command` the bare study process) on `cores[1]` at once.
 
@@ -86,11 +124,16 @@ def run_pair(
     no_tui_out = root / f"no-tui-{repeat}"
     app_out = root / f"app-{repeat}"
     log = root / f"no-tui-{repeat}.log"
+    no_tui_command = ["taskset", "-c", str(no_tui_core), *command, "run", str(config), "--no-tui", "--out", str(no_tui_out)]
     with open(log, "wb") as handle:
-        no_tui = subprocess.Popen(
-            ["taskset", "-c", str(no_tui_core), *command, "run", str(config), "--no-tui", "--out", str(no_tui_out)],
-            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=root,
-        )
+        no_tui: subprocess.Popen[bytes] | NoTuiOnTerminal
+        if no_tui_terminal:
+            no_tui = NoTuiOnTerminal(no_tui_command, root)
+            process = no_tui.process
+        else:
+            no_tui = process = subprocess.Popen(
+                no_tui_command, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=root
+            )
         try:
             if app_command is None:
                 app_seconds = run_bare_study_process(config, app_out, app_core)
@@ -99,12 +142,13 @@ def run_pair(
                 app_seconds = run_app_on_terminal(app_terminal, config, app_out, DEFAULT_TERMINAL_SIZE).search_seconds
             status = no_tui.wait(timeout=_NO_TUI_TIMEOUT_SECONDS)
         finally:
-            if no_tui.poll() is None:
-                no_tui.kill()
-                no_tui.wait()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     if status != 0:
         tail = log.read_bytes()[-_TAIL_BYTES:].decode("utf-8", "replace")
-        raise SystemExit(f"tunescope run --no-tui exited with status {status}. Its output ended with:\n{tail}")
+        where = "on a terminal, so its output was not kept" if no_tui_terminal else f"Its output ended with:\n{tail}"
+        raise SystemExit(f"tunescope run --no-tui exited with status {status}. {where}")
     return app_seconds, journal_times(no_tui_out)[0]
 
 
@@ -114,6 +158,10 @@ def main() -> int:
     parser.add_argument(
         "--no-app", action="store_true",
         help="run the app's study process alone in the app's place, to compare it with --no-tui",
+    )
+    parser.add_argument(
+        "--no-tui-terminal", action="store_true",
+        help="run --no-tui in a pseudo-terminal, where it draws its live table, instead of writing lines to a file",
     )
     args = parser.parse_args()
     if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
@@ -137,6 +185,7 @@ def main() -> int:
         print("in the app's place: its study process alone (--no-app)")
     else:
         print("the app's study: " + ("on a thread of the app (--study-thread)" if args.study_thread else "in a child process"))
+    print("--no-tui: " + ("live table on a pseudo-terminal (--no-tui-terminal)" if args.no_tui_terminal else "plain lines to a file"))
 
     label = "study process" if args.no_app else "app"
     command = tunescope_command()
@@ -152,7 +201,7 @@ def main() -> int:
         for repeat in range(args.repeats):
             pair = (cores[0], cores[1]) if repeat % 2 == 0 else (cores[1], cores[0])
             started = time.perf_counter()
-            app_seconds, no_tui_seconds = run_pair(command, app_command, config, root, repeat, pair)
+            app_seconds, no_tui_seconds = run_pair(command, app_command, config, root, repeat, pair, args.no_tui_terminal)
             ratios.append(app_seconds / no_tui_seconds)
             print(
                 f"repeat {repeat + 1} ({time.perf_counter() - started:.0f} s): no-tui on core {pair[0]} "
