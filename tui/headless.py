@@ -60,7 +60,11 @@ from .study_handle import HEADLESS_LOG_NAME, LOG_FILE_FORMAT
 
 logger = logging.getLogger(__name__)
 
-REFRESH_PER_SECOND = 4
+# Redraws of the live table per second. They run on a thread of the study's
+# own process and take Python's interpreter lock from training: at 4 a
+# second, the search took about 5% longer than with plain lines
+# (docs/benchmarks.md), and at 1 about as long.
+REFRESH_PER_SECOND = 1
 
 # Lines of the live display that are not trial rows: the trial table's title,
 # header and header rule, plus the blank line above the bars.
