@@ -264,11 +264,14 @@ async def test_attach_without_lock_says_ended(tmp_path: Path, quick_owner_checks
         assert "running" not in statuses
 
 
+@pytest.mark.parametrize("with_log", [True, False], ids=["log-file", "no-log-file"])
 @run_async
-async def test_attach_unstarted_run_names_log(tmp_path: Path, quick_owner_checks: None) -> None:
-    """A run whose study never started has nothing to resume, so attach points at its log file instead."""
+async def test_attach_unstarted_run_names_log(tmp_path: Path, quick_owner_checks: None, with_log: bool) -> None:
+    """A run whose study never started has nothing to resume, so attach points at its log file, if any, instead."""
     run_dir = RunDir(tmp_path)
     run_dir.journal.touch()
+    if with_log:
+        (tmp_path / HEADLESS_LOG_NAME).write_text("2026-12-05 07:00:00,000 ERROR tunescope: no data\n", encoding="utf-8")
     app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, RunScreen))
@@ -276,7 +279,8 @@ async def test_attach_unstarted_run_names_log(tmp_path: Path, quick_owner_checks
         await settle(pilot, lambda: screen.query_one("#run-state").display)
         text = run_state_text(screen)
         assert "has ended before the study started" in text
-        assert str(tmp_path / HEADLESS_LOG_NAME) in text
+        assert (str(tmp_path / HEADLESS_LOG_NAME) in text) is with_log
+        assert ("wrote no log file" in text) is not with_log
         assert "resume" not in text
 
 

@@ -141,6 +141,20 @@ def test_child_that_dies_gives_no_reason(tmp_path: Path) -> None:
     assert process.failure() == ""
 
 
+def test_child_names_a_missing_run_dir(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tunescope.tui.study_process", str(missing)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert str(missing) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("extra_file", "journal_text", "removed"),
     [(None, "", True), ("notes.txt", "", False), (None, '{"kind": "study_started"}\n', False)],
@@ -186,6 +200,7 @@ async def test_app_shows_why_child_could_not_start(tmp_path: Path, monkeypatch: 
         screen = app.screen
         assert isinstance(screen, RunScreen)
         assert screen.check_action("back", ()) is True
+        assert screen.sub_title == "no run directory: the study never started"
         # The log pane follows the child's log file, whose lines it wraps at its width.
         pane = screen.query_one(LogPane)
         await settle(pilot, lambda: "could not start" in "".join(line.text for line in pane.lines), timeout=10)

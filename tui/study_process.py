@@ -46,6 +46,7 @@ START_ERROR_NAME = ".start-error"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 class StudyProcess:
@@ -259,9 +260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config-dir", type=Path, default=None, help="the folder that the experiment's relative paths start from")
     parser.add_argument("--error-file", type=Path, default=None, help="where to write the one-line reason when the study cannot start")
     arguments = parser.parse_args(argv)
+    try:
+        handler = RunLogHandler(arguments.run_dir)
+    except OSError as error:
+        parser.exit(
+            EXIT_USAGE,
+            f"{parser.prog}: error: {arguments.run_dir}: cannot write its log file ({error.strerror}); "
+            "pass a run directory that tunescope created\n",
+        )
     package = logging.getLogger("tunescope")
     package.setLevel(logging.INFO)
-    handler = RunLogHandler(arguments.run_dir)
     package.addHandler(handler)
     logging.getLogger("py.warnings").addHandler(handler)
     logging.captureWarnings(True)

@@ -432,6 +432,9 @@ class RunScreen(Screen[None]):
     def on_study_aborted(self, message: StudyAborted) -> None:
         self._read_files()
         self._take_events()
+        if not self.run_dir.path.exists():
+            # The run directory of a study that never started is removed.
+            self.sub_title = "no run directory: the study never started"
         self._show_run_state(f"the study stopped: {message.message}")
         self.query_one(TunerProgress).study_finished()
         self.show_changes()
@@ -465,7 +468,9 @@ class RunScreen(Screen[None]):
             text = f"{process} has ended without finishing; `tunescope resume {self.run_dir.path}` continues it"
         else:
             # Without a study_started record there is nothing to resume.
-            text = f"{process} has ended before the study started; see {self.run_dir.path / HEADLESS_LOG_NAME}"
+            log = self.run_dir.path / HEADLESS_LOG_NAME
+            where = f"see {log}" if log.is_file() else "its journal is empty and it wrote no log file"
+            text = f"{process} has ended before the study started; {where}"
         logger.warning("%s", text)
         self._show_run_state(text)
 
