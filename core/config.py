@@ -192,8 +192,8 @@ _TUNER_SETTINGS: dict[str, dict[str, str]] = {
 _TOP_KEYS = ("experiment", "dataset", "model", "objective", "budget", "training", "space", "tuners")
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file.
+def load_experiment(path: str | Path, base_dir: Path | None = None) -> Experiment:
+    """Read and validate an experiment file; its relative paths start from `base_dir`, or else from its folder.
 
     Raises `ConfigError` for a missing or unreadable file, invalid TOML and
     every invalid value, before anything is written or TensorFlow imported.
@@ -208,7 +208,7 @@ def load_experiment(path: str | Path) -> Experiment:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(source, "", f"cannot be read ({error}); check its permissions and encoding (UTF-8)") from None
-    return parse_experiment(text, source=source, base_dir=path.parent)
+    return parse_experiment(text, source=source, base_dir=base_dir if base_dir is not None else path.parent)
 
 
 def parse_experiment(text: str, source: str = "<config>", base_dir: Path | None = None) -> Experiment:

@@ -128,6 +128,22 @@ def test_child_names_a_broken_experiment_and_fails(tmp_path: Path) -> None:
     assert not process.error_path.exists()
 
 
+def test_child_names_a_config_that_is_not_utf8(tmp_path: Path) -> None:
+    run_dir = new_run(tmp_path, BROKEN_CONFIG)
+    run_dir.config.write_bytes(b"\xff\xfe\x00junk")
+    process = StudyProcess(run_dir, tmp_path)
+
+    process.start()
+    status = process.wait()
+
+    assert status == EXIT_FAILED
+    reason = process.failure()
+    assert "config.toml" in reason
+    assert "UTF-8" in reason
+    assert "Traceback" not in log_text(run_dir)
+    assert remove_unstarted_run(run_dir)
+
+
 def test_child_that_dies_gives_no_reason(tmp_path: Path) -> None:
     interpreter = tmp_path / "dies.sh"
     interpreter.write_text("#!/bin/sh\nexit 3\n")

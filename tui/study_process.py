@@ -226,7 +226,7 @@ def run_child(run_dir_path: Path, config_dir: Path | None) -> int:
 
     Raises `TunescopeError` for a problem found before the study starts.
     """
-    from tunescope.core.config import parse_experiment
+    from tunescope.core.config import load_experiment
     from tunescope.core.data import load_dataset
     from tunescope.core.store import Journal, RunLock, open_run_dir
     from tunescope.core.study import Study, check_model, import_tensorflow
@@ -234,8 +234,7 @@ def run_child(run_dir_path: Path, config_dir: Path | None) -> int:
     from .worker import run_cancellable
 
     run_dir = open_run_dir(run_dir_path)
-    text = run_dir.config.read_text(encoding="utf-8")
-    experiment = parse_experiment(text, source=str(run_dir.config), base_dir=config_dir or run_dir.path)
+    experiment = load_experiment(run_dir.config, base_dir=config_dir or run_dir.path)
     with RunLock(run_dir):
         # As `tunescope run --no-tui` does: the first trial then starts in a
         # process that has built a model, so the two search times compare.
