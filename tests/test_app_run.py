@@ -176,6 +176,27 @@ async def test_cancel_dialog_escape_keeps_running(tmp_path: Path) -> None:
 
 
 @run_async
+async def test_cancel_dialog_arrows_choose_answer(tmp_path: Path) -> None:
+    studies: list[FakeStudy] = []
+    screen = live_screen(tmp_path, studies, pause_in_trial=1)
+    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+        await pilot.press("c")
+        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        dialog = pilot.app.screen
+        await pilot.press("right")
+        assert dialog.focused is not None and dialog.focused.id == "answer-keep"
+        await pilot.press("left")
+        assert dialog.focused is not None and dialog.focused.id == "answer-cancel"
+        await pilot.press("right", "enter")
+        await settle(pilot, lambda: pilot.app.screen is screen)
+        assert not studies[0].cancelled
+        studies[0].resume.set()
+        await settle(pilot, lambda: screen.finished is not None)
+        assert screen.finished.status == "finished"
+
+
+@run_async
 async def test_study_error_is_shown(tmp_path: Path) -> None:
     error = DataError("dataset.name: mnist is not in the Keras cache; run once with network access")
     studies: list[FakeStudy] = []

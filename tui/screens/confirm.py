@@ -14,11 +14,16 @@ from textual.widgets import Button, Label, Static
 class ConfirmDialog(ModalScreen[str | None]):
     """Ask a question; dismiss with the chosen answer's value, or None on Escape.
 
-    `answers` are (label, value) pairs, the first one focused.
+    `answers` are (label, value) pairs, the first one focused. Left and
+    Right move between the buttons as Tab and Shift-Tab do.
     """
 
     CSS_PATH = "confirm.tcss"
-    BINDINGS = [Binding("escape", "dismiss_none", "Back")]
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Back"),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
+    ]
 
     def __init__(self, title: str, body: str, answers: Sequence[tuple[str, str]]) -> None:
         super().__init__()
