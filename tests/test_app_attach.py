@@ -314,3 +314,20 @@ async def test_attach_knows_budgets_of_waiting_tuners(tmp_path: Path, quick_owne
         screen.show_changes()
 
         assert "/?" not in progress_rows(screen)
+
+
+@run_async
+async def test_attach_long_log_shows_latest_lines(tmp_path: Path) -> None:
+    run_dir = RunDir(tmp_path)
+    unfinished_journal(run_dir)
+    lines = "".join(f"2026-12-05 07:00:00,000 INFO tunescope: line {number:05d}\n" for number in range(20_000))
+    (tmp_path / HEADLESS_LOG_NAME).write_text(lines, encoding="utf-8")
+    app = TunescopeApp(run_dir=tmp_path, settings=AppSettings())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        await settle(pilot, lambda: "line 19999" in pane_text(screen), timeout=5)
+        text = pane_text(screen)
+        assert "line 00000" not in text
+        assert f"line {20_000 - run_screen.LOG_BACKLOG_LINES:05d}" in text
+        assert f"line {20_000 - run_screen.LOG_BACKLOG_LINES - 1:05d}" not in text

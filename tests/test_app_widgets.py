@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
@@ -15,7 +17,7 @@ from tunescope.core.events import CANCELLED, COMPLETED, FAILED, STOPPED, EpochEn
 from tunescope.core.explain.ascii import ASCII_RAMP, UNICODE_RAMP
 from tunescope.core.explain.grid import objective_grid
 from tunescope.core.space import HyperParameter, SearchSpace
-from tunescope.tui.log_file import LogTail, level_of_line
+from tunescope.tui.log_file import LogTail, _start_of_last_lines, level_of_line
 from tunescope.tui.widgets.heat_map import draw_grid, level_of, pairs_of
 from tunescope.tui.widgets.trial_detail import detail_text
 from tunescope.tui.widgets.trial_table import FIELDS, INTERRUPTED, TrialRecord, TrialTable, hyperparameter_text, lay_out
@@ -190,6 +192,43 @@ def test_log_tail_reads_at_most_max_lines(tmp_path: Path) -> None:
     assert tail.read(max_lines=3) == ["line 3", "line 4"]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=5).map(lambda line: line.replace(b"\n", b"")), max_size=12),
+    ends_with_newline=st.booleans(),
+    count=st.integers(min_value=0, max_value=15),
+    block_size=st.integers(min_value=1, max_value=8),
+)
+def test_start_of_last_lines_keeps_count_lines(lines: list[bytes], ends_with_newline: bool, count: int, block_size: int) -> None:
+    data = b"\n".join(lines) + (b"\n" if ends_with_newline and lines else b"")
+
+    start = _start_of_last_lines(io.BytesIO(data), count, block_size)
+
+    if count == 0:
+        assert start == len(data)
+    else:
+        assert start == 0 or data[start - 1 : start] == b"\n"
+        assert lines_of(data[start:]) == lines_of(data)[-count:]
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    """Split as a log file reader does: a newline ends a line, and a last line without one still counts."""
+    if not data:
+        return []
+    return data.removesuffix(b"\n").split(b"\n")
+
+
+def test_log_tail_backlog_starts_at_latest_lines(tmp_path: Path) -> None:
+    path = tmp_path / "tunescope.log"
+    path.write_text("".join(f"line {number}\n" for number in range(10)), encoding="utf-8")
+    tail = LogTail(path, backlog=3)
+    assert tail.read() == ["line 7", "line 8", "line 9"]
+    path.rename(tmp_path / "tunescope.log.1")
+    path.write_text("new 1\nnew 2\n", encoding="utf-8")
+    # The file that replaced the first one is read whole.
+    assert tail.read() == ["new 1", "new 2"]
+
+
 def test_log_tail_rereads_truncated_file(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
     path.write_text("old line one\nold line two\n", encoding="utf-8")
@@ -210,7 +249,7 @@ def test_log_tail_follows_rotation(tmp_path: Path) -> None:
     assert tail.read() == ["last of old", "first of new"]
 
 
-def test_log_tail_passes_a_removed_file_on_to_its_successor(tmp_path: Path) -> None:
+def test_log_tail_reads_file_after_removal(tmp_path: Path) -> None:
     path = tmp_path / "tunescope.log"
     path.write_text("kept\nunfinish", encoding="utf-8")
     tail = LogTail(path)
@@ -267,6 +306,13 @@ def progress_text(progress: TunerProgress) -> list[str]:
     console = Console(width=100, record=True, file=io.StringIO())
     console.print(progress.render())
     return console.export_text().splitlines()
+
+
+def test_progress_never_started_study() -> None:
+    progress = TunerProgress(ascii_only=True)
+    assert progress_text(progress) == ["waiting for the study to start"]
+    progress.study_finished()
+    assert progress_text(progress) == ["the study did not start"]
 
 
 def study_progress(clock: Callable[[], float] = lambda: 0.0) -> TunerProgress:

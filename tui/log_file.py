@@ -23,7 +23,9 @@ def level_of_line(line: str, previous: int = logging.INFO) -> int:
 class LogTail:
     """A reader of the lines another process appends to a log file, a batch per call, without waiting.
 
-    A file that does not exist yet reads as empty. After a truncation the
+    With `backlog`, the first file opened is read from the start of its
+    last `backlog` lines, so a long log shows its latest lines at once. A
+    file that does not exist yet reads as empty. After a truncation the
     file is read again from its start, and after a rotation (the path now
     names another file, or none) the rest of the old file is read, then the
     new file from its start. A line still being written is held back until
@@ -34,8 +36,9 @@ class LogTail:
     between two reads is read on from the old position.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, backlog: int | None = None) -> None:
         self.path = path
+        self._backlog = backlog
         self._handle: BinaryIO | None = None
         self._pending = b""
 
@@ -47,6 +50,10 @@ class LogTail:
                 self._handle = _open_or_none(self.path)
                 if self._handle is None:
                     break
+                if self._backlog is not None:
+                    self._handle.seek(_start_of_last_lines(self._handle, self._backlog))
+                    # A file that replaces this one is read from its start.
+                    self._backlog = None
             chunk = self._handle.readline()
             if chunk:
                 self._pending += chunk
@@ -71,6 +78,27 @@ class LogTail:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def _start_of_last_lines(handle: BinaryIO, count: int, block_size: int = 65536) -> int:
+    """Return the offset at which the last `count` lines of the open file start, reading it backwards."""
+    end = handle.seek(0, os.SEEK_END)
+    if count <= 0:
+        return end
+    found = 0
+    position = end
+    while position > 0:
+        start = max(0, position - block_size)
+        handle.seek(start)
+        block = handle.read(position - start)
+        # The file's last byte ends its last line, so a newline there starts no line.
+        index = len(block) - 1 if position == end else len(block)
+        while (index := block.rfind(b"\n", 0, index)) >= 0:
+            found += 1
+            if found == count:
+                return start + index + 1
+        position = start
+    return 0
 
 
 def _open_or_none(path: Path) -> BinaryIO | None:

@@ -63,9 +63,13 @@ REFRESH_SECONDS = 1.0
 # followed study. Each check tries the run's lock for an instant.
 OWNER_CHECK_SECONDS = 3.0
 
-# The maximum number of log file lines one redraw adds to the log pane. A long log
-# attached to fills the pane over a few redraws instead of freezing one.
+# The maximum number of log file lines one redraw adds to the log pane, so
+# that a burst of lines fills it over a few redraws instead of freezing one.
 LOG_LINES_PER_REDRAW = 500
+
+# Lines of an existing log file shown when the screen opens: the latest ones,
+# as those of a long log attached to are the ones that matter.
+LOG_BACKLOG_LINES = 1000
 
 
 class RunScreen(Screen[None]):
@@ -218,7 +222,7 @@ class RunScreen(Screen[None]):
 
     def _follow_files(self) -> None:
         self._journal_tail = JournalTail(self.run_dir.journal)
-        self._log_tail = LogTail(self.run_dir.path / HEADLESS_LOG_NAME)
+        self._log_tail = LogTail(self.run_dir.path / HEADLESS_LOG_NAME, backlog=LOG_BACKLOG_LINES)
 
     def _read_files(self) -> None:
         """Queue the journal's new events, show the log file's new lines and, in attach mode, check the study's process."""
