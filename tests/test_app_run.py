@@ -457,6 +457,8 @@ def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
     assert isinstance(study.emitted[-1], StudyFinished)
     assert study.emitted[-1].status == "finished"
     assert "goes on headless" in stream.getvalue()
+    # `tunescope attach` shows the same lines from the log file.
+    assert "goes on headless" in (handle.run_dir.path / HEADLESS_LOG_NAME).read_text(encoding="utf-8")
 
 
 def test_finish_after_exit_stops(tmp_path: Path) -> None:

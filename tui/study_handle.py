@@ -132,9 +132,9 @@ def finish_after_exit(
     (stderr by default); Ctrl-C then stops it after the current epoch.
     Without, it is cancelled at once with `stop_reason` for the journal, or
     with `TERMINAL_CLOSED` when `terminal_lost`. A study already cancelled is
-    only waited for. When the terminal is gone, log lines go to the run's
-    log file only. Native output and warnings always go to the log file,
-    never to `stream`.
+    only waited for. Log lines also go to the run's log file, and only
+    there when the terminal is gone. Native output and warnings always go
+    to the log file, never to `stream`.
 
     Return True once the study has ended, or False when the person left
     first with a Ctrl-C after the cancel (SIGTERM counts too, since the
@@ -158,6 +158,9 @@ def finish_after_exit(
         # Starts, stops and ends are logged at INFO; the person needs them.
         package_logger.setLevel(logging.INFO)
     package_logger.addHandler(handler)
+    file_handler = _log_file_handler(handle.run_dir.path, package_logger) if not terminal_lost else None
+    if file_handler is not None:
+        package_logger.addHandler(file_handler)
     progress: threading.Thread | None = None
     try:
         if handle.cancel_requested:
@@ -185,6 +188,9 @@ def finish_after_exit(
         package_logger.removeHandler(handler)
         package_logger.setLevel(level)
         handler.close()
+        if file_handler is not None:
+            package_logger.removeHandler(file_handler)
+            file_handler.close()
         warnings_logger.removeHandler(warnings_handler)
         warnings_handler.close()
 
@@ -256,6 +262,17 @@ def _wait(handle: StudyHandle) -> bool:
                 handle.run_dir.path,
             )
             return False
+
+
+def _log_file_handler(run_dir: Path, package_logger: logging.Logger) -> RunLogHandler | None:
+    """Open the run's log file for the lines logged while the study goes on after the app, unless a handler writes it already."""
+    if any(isinstance(existing, RunLogHandler) for existing in package_logger.handlers):
+        return None
+    try:
+        return RunLogHandler(run_dir)
+    except OSError as error:
+        logger.warning("the log file %s cannot be written (%s); its lines go to the terminal only", run_dir / HEADLESS_LOG_NAME, error)
+        return None
 
 
 def _headless_handler(run_dir: Path, terminal_lost: bool, stream: TextIO) -> logging.Handler:
