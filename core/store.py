@@ -100,7 +100,10 @@ def open_run_dir(path: str | Path) -> RunDir:
     """Return the run directory at `path`, or raise `RunDirError` if it is not one."""
     path = Path(path)
     if not path.exists():
-        raise RunDirError(f"{path}: not found; pass a run directory such as runs/20261204-101500-quickstart")
+        raise RunDirError(
+            f"{path}: not found; pass a run directory such as runs/20261204-101500-quickstart "
+            "(a study that is starting creates it once its data and model are ready)"
+        )
     if not path.is_dir():
         raise RunDirError(f"{path}: not a directory; pass a run directory, not a file")
     run_dir = RunDir(path)

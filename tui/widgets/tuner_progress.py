@@ -72,6 +72,7 @@ class TunerProgress(Static):
         self._displayed_row_count = 0
         self._displayed_rows: tuple[str, ...] = ()
         self._owner_ended = False
+        self._ended = False
 
     def start_study(self, tuners: list[str], metric: str, direction: str, budgets: dict[str, int] | None = None) -> None:
         """List the study's tuners; `budgets` gives each one's planned trials, where known before it starts."""
@@ -119,6 +120,7 @@ class TunerProgress(Static):
 
     def study_finished(self) -> None:
         """Mark the tuners that never started as not started, since the study has ended."""
+        self._ended = True
         for state in self.tuners.values():
             if state.status == WAITING:
                 state.status = NOT_STARTED
@@ -156,7 +158,8 @@ class TunerProgress(Static):
     def render(self) -> Table:
         table = Table.grid(padding=(0, 1))
         if not self.tuners:
-            table.add_row(Text("waiting for the study to start", style="dim"))
+            waiting = "the study did not start" if self._ended else "waiting for the study to start"
+            table.add_row(Text(waiting, style="dim"))
             return table
 
         rows = [
