@@ -59,11 +59,12 @@ async def checked(pilot) -> None:  # type: ignore[no-untyped-def]
     """Wait until the setup screen has validated the latest edits.
 
     Edits queue one validation for after the next refresh, so a bare pause
-    can return before it has run.
+    can return before it has run, and on a loaded machine even before the
+    last edit's Changed message has queued it.
     """
     await pilot.pause()
     screen = pilot.app.screen
-    await settle(pilot, lambda: not screen._validation_queued)
+    await settle(pilot, lambda: not screen._validation_queued and screen.validated_values == screen.field_values())
 
 
 async def show(pilot, tab: str) -> None:  # type: ignore[no-untyped-def]

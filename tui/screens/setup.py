@@ -204,6 +204,8 @@ class SetupScreen(Screen[None]):
         self.experiment: Experiment | None = None
         self.problem: FormProblem | None = None
         self._validation_queued = False
+        # The field values that the last validation checked.
+        self.validated_values: dict[str, Any] | None = None
 
         # The form is built with the file's values, so that nothing is
         # mounted twice; problems reading it are shown once mounted.
@@ -480,7 +482,8 @@ class SetupScreen(Screen[None]):
     def validate_now(self) -> Experiment | None:
         """Check the whole form with the config loader and show its first problem."""
         self._validation_queued = False
-        self._show_fields(self.field_values())
+        self.validated_values = self.field_values()
+        self._show_fields(self.validated_values)
         self.experiment, self.problem = None, None
         base_dir = self.config_path.parent if self.config_path else Path.cwd()
         source = str(self.config_path) if self.config_path else "form"
