@@ -168,6 +168,31 @@ def test_nan_loss_fails_the_trial(tmp_path: Path) -> None:
     assert by_kind(events, TunerFinished)[0].reason.startswith("no trial completed")
 
 
+def test_cancel_in_last_epoch_keeps_trial(tmp_path: Path) -> None:
+    holder: dict[str, Study] = {}
+
+    def cancel_on_last_epoch(event: Event) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == event.epochs:
+            holder["study"].cancel()
+
+    text = experiment_text('[[tuners]]\ntype = "random"\n', budget="epochs = 2")
+    text = text.replace("epochs = 1\n", "")
+    experiment = parse_experiment(text, source="test.toml", base_dir=tmp_path)
+    run_dir = create_run_dir("test", text, tmp_path / "runs")
+    journal = Journal(run_dir.journal)
+    study = Study(experiment, run_dir, sinks=[journal, cancel_on_last_epoch])
+    holder["study"] = study
+    study.run()
+    journal.close()
+    events = read_journal(run_dir.journal)
+
+    trials = by_kind(events, TrialFinished)
+    assert [t.status for t in trials] == ["completed"]
+    assert trials[0].objective is not None
+    assert trials[0].epochs == 2
+    assert by_kind(events, StudyFinished)[0].status == "stopped"
+
+
 def test_consecutive_failures_stop_tuner(tmp_path: Path) -> None:
     (tmp_path / "diverging_models.py").write_text(DIVERGING_MODULE)
     tuners = '[[tuners]]\ntype = "random"\nmax_trials = 5\n[[tuners]]\ntype = "bayesian"\nmax_trials = 1\n'

@@ -171,7 +171,8 @@ class _EpochReporter(keras.callbacks.Callback):
         loss = metrics.get("loss")
         if loss is not None and not math.isfinite(loss):
             raise keras_tuner.errors.FailedTrialError(f"loss became {loss} in epoch {epoch + 1}; lower the learning rate")
-        if self.tuner.cancel_requested():
+        # A trial whose last epoch has run is complete, so a cancel then keeps it.
+        if self.tuner.cancel_requested() and epoch + 1 < self.epochs:
             self.record.cancelled = True
             self.model.stop_training = True
 
@@ -311,7 +312,10 @@ class StudyTuner(keras_tuner.Tuner):
 
         best_weights = _BestEpochWeights(self.oracle.objective)
         histories = []
-        for _ in range(self.executions_per_trial):
+        for execution in range(self.executions_per_trial):
+            if execution > 0 and self.cancel_requested():
+                # Another execution would train a whole model after the cancel.
+                raise StudyCancelled("the study was cancelled")
             model = self._try_build(trial.hyperparameters)
             record.trainable_params = count_trainable_params(model)
             callbacks = [
