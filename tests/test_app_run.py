@@ -454,11 +454,23 @@ def test_finish_after_exit_keeps_running(tmp_path: Path) -> None:
     finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=stream)
     assert not handle.running
     assert not study.cancelled
+    assert not handle.interrupted
     assert isinstance(study.emitted[-1], StudyFinished)
     assert study.emitted[-1].status == "finished"
     assert "goes on headless" in stream.getvalue()
     # `tunescope attach` shows the same lines from the log file.
     assert "goes on headless" in (handle.run_dir.path / HEADLESS_LOG_NAME).read_text(encoding="utf-8")
+
+
+def test_finish_after_exit_marks_ctrl_c_stop(tmp_path: Path) -> None:
+    handle, study = paused_study_in_thread(tmp_path, pause_in_trial=3)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    finished = finish_after_exit(handle, keep_running=True, terminal_lost=False, stream=io.StringIO())
+
+    assert finished is True
+    assert study.cancelled
+    assert handle.interrupted
 
 
 def test_finish_after_exit_stops(tmp_path: Path) -> None:

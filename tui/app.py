@@ -235,7 +235,7 @@ def run_app(
                     # written, or a study on a thread of this process.
                     study.abandoned.set()
                     finished = False
-                if not finished:
+                if not finished or study.interrupted:
                     status = EXIT_INTERRUPTED
                 elif headless_terminated:
                     status = EXIT_TERMINATED

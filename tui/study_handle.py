@@ -74,6 +74,9 @@ class StudyHandle:
         self.abandoned = threading.Event()
         # True when the study runs in a process of its own, which can be left running.
         self.separate_process = False
+        # True once a Ctrl-C after the app closed has stopped the study, so
+        # the app exits as `--no-tui` does after a Ctrl-C.
+        self.interrupted = False
         self._lock = threading.Lock()
         self._study: Cancellable | None = None
         self._cancel_requested = False
@@ -250,6 +253,7 @@ def _wait(handle: StudyHandle) -> bool:
                 continue
             if not handle.cancel_requested:
                 logger.info("stopping the study after the current epoch; press Ctrl-C again to leave at once")
+                handle.interrupted = True
                 handle.cancel()
                 continue
             if not handle.separate_process:
