@@ -186,9 +186,10 @@ async def test_cancel_dialog_arrows_choose_answer(tmp_path: Path) -> None:
         dialog = pilot.app.screen
         await pilot.press("right")
         assert dialog.focused is not None and dialog.focused.id == "answer-keep"
-        await pilot.press("left")
+        await pilot.press("left", "left")
         assert dialog.focused is not None and dialog.focused.id == "answer-cancel"
-        await pilot.press("right", "enter")
+        # The arrows stop at the last answer instead of wrapping to the first.
+        await pilot.press("right", "right", "right", "enter")
         await settle(pilot, lambda: pilot.app.screen is screen)
         assert not studies[0].cancelled
         studies[0].resume.set()

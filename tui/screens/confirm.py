@@ -15,14 +15,15 @@ class ConfirmDialog(ModalScreen[str | None]):
     """Ask a question; dismiss with the chosen answer's value, or None on Escape.
 
     `answers` are (label, value) pairs, the first one focused. Left and
-    Right move between the buttons as Tab and Shift-Tab do.
+    Right move between the buttons and stop at the ends, so that pressing
+    Right again and again lands on the last answer, not the first.
     """
 
     CSS_PATH = "confirm.tcss"
     BINDINGS = [
         Binding("escape", "dismiss_none", "Back"),
-        Binding("left", "app.focus_previous", "Previous", show=False),
-        Binding("right", "app.focus_next", "Next", show=False),
+        Binding("left", "move(-1)", "Previous", show=False),
+        Binding("right", "move(1)", "Next", show=False),
     ]
 
     def __init__(self, title: str, body: str, answers: Sequence[tuple[str, str]]) -> None:
@@ -46,6 +47,11 @@ class ConfirmDialog(ModalScreen[str | None]):
         event.stop()
         value = (event.button.id or "").removeprefix("answer-")
         self.dismiss(value)
+
+    def action_move(self, step: int) -> None:
+        buttons = list(self.query(Button))
+        current = buttons.index(self.focused) if self.focused in buttons else 0
+        buttons[max(0, min(len(buttons) - 1, current + step))].focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -68,8 +68,9 @@ OWNER_CHECK_SECONDS = 3.0
 LOG_LINES_PER_REDRAW = 500
 
 # Lines of an existing log file shown when the screen opens: the latest ones,
-# as those of a long log attached to are the ones that matter.
-LOG_BACKLOG_LINES = 1000
+# as those of a long log attached to are the ones that matter. They fit in
+# one redraw, so the screen's own lines come after all of them.
+LOG_BACKLOG_LINES = LOG_LINES_PER_REDRAW
 
 
 class RunScreen(Screen[None]):
