@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fake_engine import DEVICE, FAILURE_REASON, FakeStudy, Host, fake_factory, paused_study_in_thread, run_async, settle, small_experiment
 from rich.console import Console
+from textual.app import App
 
 from tunescope.core.errors import DataError
 from tunescope.core.events import CANCELLED, FAILED, STOPPED, EpochEnded, EpochStarted, StudyFinished, TrialFinished
@@ -128,14 +129,19 @@ async def test_sort_orders_by_objective(tmp_path: Path) -> None:
         assert objectives[-1] is None
 
 
+async def open_cancel_dialog(pilot, studies: list[FakeStudy]) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the study pauses in its trial, then press c and wait for the dialog."""
+    await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
+    await pilot.press("c")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+
+
 @run_async
 async def test_cancel_asks_then_stops(tmp_path: Path) -> None:
     studies: list[FakeStudy] = []
     screen = live_screen(tmp_path, studies, pause_in_trial=3)
     async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        await pilot.press("c")
-        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await open_cancel_dialog(pilot, studies)
         assert not studies[0].cancelled
 
         await pilot.press("enter")
@@ -159,15 +165,14 @@ async def test_cancel_asks_then_stops(tmp_path: Path) -> None:
         assert "waiting" not in progress_text
 
 
+@pytest.mark.parametrize("keys", [("escape",), ("right", "enter")], ids=["escape", "arrow"])
 @run_async
-async def test_cancel_dialog_escape_keeps_running(tmp_path: Path) -> None:
+async def test_cancel_dialog_keeps_running(tmp_path: Path, keys: tuple[str, ...]) -> None:
     studies: list[FakeStudy] = []
     screen = live_screen(tmp_path, studies, pause_in_trial=1)
     async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        await pilot.press("c")
-        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
-        await pilot.press("escape")
+        await open_cancel_dialog(pilot, studies)
+        await pilot.press(*keys)
         await settle(pilot, lambda: pilot.app.screen is screen)
         assert not studies[0].cancelled
         studies[0].resume.set()
@@ -176,25 +181,17 @@ async def test_cancel_dialog_escape_keeps_running(tmp_path: Path) -> None:
 
 
 @run_async
-async def test_cancel_dialog_arrows_choose_answer(tmp_path: Path) -> None:
-    studies: list[FakeStudy] = []
-    screen = live_screen(tmp_path, studies, pause_in_trial=1)
-    async with Host(screen, studies).run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: bool(studies) and studies[0].paused.is_set())
-        await pilot.press("c")
-        await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
-        dialog = pilot.app.screen
-        await pilot.press("right")
-        assert dialog.focused is not None and dialog.focused.id == "answer-keep"
-        await pilot.press("left", "left")
-        assert dialog.focused is not None and dialog.focused.id == "answer-cancel"
-        # The arrows stop at the last answer instead of wrapping to the first.
-        await pilot.press("right", "right", "right", "enter")
-        await settle(pilot, lambda: pilot.app.screen is screen)
-        assert not studies[0].cancelled
-        studies[0].resume.set()
-        await settle(pilot, lambda: screen.finished is not None)
-        assert screen.finished.status == "finished"
+async def test_dialog_arrows_stop_at_ends() -> None:
+    app = App[None]()
+    async with app.run_test(size=(80, 24)) as pilot:
+        dialog = ConfirmDialog("Quit?", "", [("Stop", "stop"), ("Keep", "keep"), ("Back", "back")])
+        app.push_screen(dialog)
+        await pilot.pause()
+        focused = []
+        for key in ("right", "right", "right", "left", "left", "left"):
+            await pilot.press(key)
+            focused.append(dialog.focused.id if dialog.focused is not None else None)
+        assert focused == ["answer-keep", "answer-back", "answer-back", "answer-keep", "answer-stop", "answer-stop"]
 
 
 @run_async

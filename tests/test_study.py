@@ -168,31 +168,6 @@ def test_nan_loss_fails_the_trial(tmp_path: Path) -> None:
     assert by_kind(events, TunerFinished)[0].reason.startswith("no trial completed")
 
 
-def test_cancel_in_last_epoch_keeps_trial(tmp_path: Path) -> None:
-    holder: dict[str, Study] = {}
-
-    def cancel_on_last_epoch(event: Event) -> None:
-        if isinstance(event, EpochEnded) and event.epoch == event.epochs:
-            holder["study"].cancel()
-
-    text = experiment_text('[[tuners]]\ntype = "random"\n', budget="epochs = 2")
-    text = text.replace("epochs = 1\n", "")
-    experiment = parse_experiment(text, source="test.toml", base_dir=tmp_path)
-    run_dir = create_run_dir("test", text, tmp_path / "runs")
-    journal = Journal(run_dir.journal)
-    study = Study(experiment, run_dir, sinks=[journal, cancel_on_last_epoch])
-    holder["study"] = study
-    study.run()
-    journal.close()
-    events = read_journal(run_dir.journal)
-
-    trials = by_kind(events, TrialFinished)
-    assert [t.status for t in trials] == ["completed"]
-    assert trials[0].objective is not None
-    assert trials[0].epochs == 2
-    assert by_kind(events, StudyFinished)[0].status == "stopped"
-
-
 def test_consecutive_failures_stop_tuner(tmp_path: Path) -> None:
     (tmp_path / "diverging_models.py").write_text(DIVERGING_MODULE)
     tuners = '[[tuners]]\ntype = "random"\nmax_trials = 5\n[[tuners]]\ntype = "bayesian"\nmax_trials = 1\n'
@@ -205,23 +180,29 @@ def test_consecutive_failures_stop_tuner(tmp_path: Path) -> None:
     assert results[1].tuner == "bayesian"
 
 
-def test_cancel_stops_after_current_epoch(tmp_path: Path) -> None:
+def run_cancelled_study(tmp_path: Path, tuners: str, epochs: int, cancel_at_epoch: int, reason: str = "") -> list[Event]:
+    """Run a study that is cancelled with `reason` when its first epoch numbered `cancel_at_epoch` ends."""
     holder: dict[str, Study] = {}
 
-    def cancel_on_first_epoch(event: Event) -> None:
-        if isinstance(event, EpochEnded):
-            holder["study"].cancel("stopped: the terminal was closed")
+    def cancel_at(event: Event) -> None:
+        if isinstance(event, EpochEnded) and event.epoch == cancel_at_epoch:
+            holder["study"].cancel(reason)
 
-    text = experiment_text('[[tuners]]\ntype = "random"\n[[tuners]]\ntype = "bayesian"\n', budget="epochs = 3")
+    text = experiment_text(tuners, budget=f"epochs = {epochs}")
     text = text.replace("epochs = 1\n", "")
     experiment = parse_experiment(text, source="test.toml", base_dir=tmp_path)
     run_dir = create_run_dir("test", text, tmp_path / "runs")
     journal = Journal(run_dir.journal)
-    study = Study(experiment, run_dir, sinks=[journal, cancel_on_first_epoch])
+    study = Study(experiment, run_dir, sinks=[journal, cancel_at])
     holder["study"] = study
     study.run()
     journal.close()
-    events = read_journal(run_dir.journal)
+    return read_journal(run_dir.journal)
+
+
+def test_cancel_stops_after_current_epoch(tmp_path: Path) -> None:
+    tuners = '[[tuners]]\ntype = "random"\n[[tuners]]\ntype = "bayesian"\n'
+    events = run_cancelled_study(tmp_path, tuners, epochs=3, cancel_at_epoch=1, reason="stopped: the terminal was closed")
 
     assert len(by_kind(events, EpochEnded)) == 1
     trials = by_kind(events, TrialFinished)
@@ -232,3 +213,13 @@ def test_cancel_stops_after_current_epoch(tmp_path: Path) -> None:
     assert trials[0].reason == "stopped: the terminal was closed"
     assert by_kind(events, TunerFinished)[0].reason == "stopped: the terminal was closed"
     assert by_kind(events, StudyFinished)[0].reason == "stopped: the terminal was closed"
+
+
+def test_cancel_in_last_epoch_keeps_trial(tmp_path: Path) -> None:
+    events = run_cancelled_study(tmp_path, '[[tuners]]\ntype = "random"\n', epochs=2, cancel_at_epoch=2)
+
+    trials = by_kind(events, TrialFinished)
+    assert [t.status for t in trials] == ["completed"]
+    assert trials[0].objective is not None
+    assert trials[0].epochs == 2
+    assert by_kind(events, StudyFinished)[0].status == "stopped"
