@@ -83,7 +83,7 @@ def run_bare_study_process(config: Path, out: Path, core: int) -> float:
 
 
 class NoTuiOnTerminal:
-    """`tunescope run --no-tui` in a pseudo-terminal, its output read and dropped by a thread so that it never blocks."""
+    """`tunescope run --no-tui` in a pseudo-terminal whose output a thread reads and drops, so that its writes do not block."""
 
     def __init__(self, command: list[str], root: Path) -> None:
         columns, lines = DEFAULT_TERMINAL_SIZE

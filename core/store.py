@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .errors import RunDirError
 from .events import Event, StudyFinished, TrialFinished, TunerFinished, event_from_dict
@@ -233,7 +233,7 @@ class JournalTail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.finished = False
-        self._handle: Any = None
+        self._handle: TextIO | None = None
         self._pending = ""
 
     def read(self) -> list[Event]:

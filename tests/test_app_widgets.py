@@ -199,7 +199,7 @@ def test_log_tail_reads_at_most_max_lines(tmp_path: Path) -> None:
     count=st.integers(min_value=0, max_value=15),
     block_size=st.integers(min_value=1, max_value=8),
 )
-def test_start_of_last_lines_keeps_count_lines(lines: list[bytes], ends_with_newline: bool, count: int, block_size: int) -> None:
+def test_start_of_last_lines_keeps_count(lines: list[bytes], ends_with_newline: bool, count: int, block_size: int) -> None:
     data = b"\n".join(lines) + (b"\n" if ends_with_newline and lines else b"")
 
     start = _start_of_last_lines(io.BytesIO(data), count, block_size)

@@ -76,7 +76,7 @@ def test_open_run_dir_rejects_plain_folder(tmp_path: Path) -> None:
         open_run_dir(tmp_path)
 
 
-def test_journal_tail_reads_complete_lines_up_to_the_end(tmp_path: Path) -> None:
+def test_journal_tail_reads_complete_lines(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     tail = JournalTail(path)
     assert tail.read() == []

@@ -148,10 +148,6 @@ def finish_after_exit(
         # Only the reports are left to write, so there is nothing to stop.
         handle.finished.wait()
         return True
-    stream = stream if stream is not None else sys.stderr
-    handler = _headless_handler(handle.run_dir.path, terminal_lost, stream)
-    if not terminal_lost:
-        handler.addFilter(lambda record: not record.name.startswith(NATIVE_LOGGER_NAME))
     warnings_logger = logging.getLogger("py.warnings")
     warnings_handler = RunLogHandler(handle.run_dir.path)
     warnings_logger.addHandler(warnings_handler)
@@ -160,9 +156,14 @@ def finish_after_exit(
     if package_logger.getEffectiveLevel() > logging.INFO:
         # Starts, stops and ends are logged at INFO; the person needs them.
         package_logger.setLevel(logging.INFO)
-    package_logger.addHandler(handler)
-    file_handler = _log_file_handler(handle.run_dir.path, package_logger) if not terminal_lost else None
+    handlers: list[logging.Handler] = []
+    if not terminal_lost:
+        handlers.append(_terminal_handler(stream if stream is not None else sys.stderr))
+        package_logger.addHandler(handlers[-1])
+    # Opened after the terminal's handler, which then shows why it failed, if it does.
+    file_handler = _log_file_handler(handle.run_dir.path, package_logger)
     if file_handler is not None:
+        handlers.append(file_handler)
         package_logger.addHandler(file_handler)
     progress: threading.Thread | None = None
     try:
@@ -188,12 +189,10 @@ def finish_after_exit(
             _log_outcome(handle)
         return finished
     finally:
-        package_logger.removeHandler(handler)
+        for handler in handlers:
+            package_logger.removeHandler(handler)
+            handler.close()
         package_logger.setLevel(level)
-        handler.close()
-        if file_handler is not None:
-            package_logger.removeHandler(file_handler)
-            file_handler.close()
         warnings_logger.removeHandler(warnings_handler)
         warnings_handler.close()
 
@@ -275,18 +274,13 @@ def _log_file_handler(run_dir: Path, package_logger: logging.Logger) -> RunLogHa
     try:
         return RunLogHandler(run_dir)
     except OSError as error:
-        logger.warning("the log file %s cannot be written (%s); its lines go to the terminal only", run_dir / HEADLESS_LOG_NAME, error)
+        logger.warning("the log file %s cannot be written (%s); the study goes on without it", run_dir / HEADLESS_LOG_NAME, error)
         return None
 
 
-def _headless_handler(run_dir: Path, terminal_lost: bool, stream: TextIO) -> logging.Handler:
-    handler: logging.Handler
-    if terminal_lost and any(isinstance(h, RunLogHandler) for h in logging.getLogger("tunescope").handlers):
-        # The study's own RunLogHandler already writes the log file.
-        return logging.NullHandler()
-    if terminal_lost:
-        handler = logging.FileHandler(run_dir / HEADLESS_LOG_NAME, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(stream)
+def _terminal_handler(stream: TextIO) -> logging.Handler:
+    """Return a handler that writes log lines to the terminal's `stream`, leaving native output to the log file."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
+    handler.addFilter(lambda record: not record.name.startswith(NATIVE_LOGGER_NAME))
     return handler
