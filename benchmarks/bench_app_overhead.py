@@ -365,6 +365,12 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(columns), int(lines)
 
 
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}; expected a whole number of 1 or more")
+    return int(text)
+
+
 def median_interval(ratios: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """Return a 95% bootstrap interval of the median of `ratios`.
 
@@ -459,9 +465,9 @@ def compare_on_terminal(root: Path, config: Path, repeats: int, size: tuple[int,
 
 def add_study_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
     """Add the options that size the study and choose where the app runs it, shared with bench_app_paired.py."""
-    parser.add_argument("--trials", type=int, default=6, help="trials per tuner (default: 6)")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial (default: 4)")
-    parser.add_argument("--repeats", type=int, default=repeats, help=f"pairs of runs (default: {repeats})")
+    parser.add_argument("--trials", type=positive_int, default=6, help="trials per tuner (default: 6)")
+    parser.add_argument("--epochs", type=positive_int, default=4, help="epochs per trial (default: 4)")
+    parser.add_argument("--repeats", type=positive_int, default=repeats, help=f"pairs of runs (default: {repeats})")
     parser.add_argument(
         "--study-thread", action="store_true",
         help="run the app's study on a thread of the app, as before it moved to a child process",

@@ -26,6 +26,7 @@ its current epoch, and waits for the app to exit.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -121,9 +122,19 @@ def read_for(primary: int, seconds: float) -> float:
     return time.monotonic() - started
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise argparse.ArgumentTypeError(f"invalid window {text!r}; expected a number of seconds above 0, for example 10")
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the measurement window (default 10)")
+    parser.add_argument("--seconds", type=positive_seconds, default=10.0, help="length of the measurement window (default 10)")
     parser.add_argument("--size", type=parse_size, default=(80, 24), help="terminal size as COLUMNSxLINES (default 80x24)")
     args = parser.parse_args()
     if not Path("/proc/self/task").is_dir():
